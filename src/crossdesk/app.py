@@ -1,0 +1,95 @@
+"""ASGI app factory: wires the database, the event bus and the hub, and mounts each domain's router."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from crossdesk import __version__
+from crossdesk.channels.routes import router as channels_router
+from crossdesk.commerce.routes import router as commerce_router
+from crossdesk.config import Settings, get_settings
+from crossdesk.conversations.routes import router as conversations_router
+from crossdesk.customers.routes import router as customers_router
+from crossdesk.db import Database
+from crossdesk.ops.middleware import BodyLimit, RequestMetrics
+from crossdesk.ops.routes import router as ops_router
+from crossdesk.realtime import service as events
+from crossdesk.realtime.bus import make_bus
+from crossdesk.realtime.hub import Hub
+from crossdesk.realtime.routes import router as realtime_router
+from crossdesk.web.routes import router as web_router
+from crossdesk.workspaces import service as workspaces
+from crossdesk.workspaces.routes import router as workspaces_router
+
+log = logging.getLogger(__name__)
+PRUNE_EVERY_S = 3600
+
+
+def _hub_for(db: Database, retention: int) -> Hub:
+    async def fetch(workspace_id: int, after: int, upto: int) -> list[dict[str, Any]]:
+        async with db.transaction(workspace_id) as session:
+            return await events.events_after(session, after, upto - after, upto)
+
+    async def head(workspace_id: int) -> tuple[int, int | None]:
+        async with db.transaction(workspace_id) as session:
+            return await workspaces.current_event_seq(session, workspace_id), await events.oldest_seq(session)
+
+    return Hub(fetch, head, retention)
+
+
+async def _prune_forever(db: Database, keep: int) -> None:
+    while True:
+        async with db.transaction(system=True) as session:
+            ids = await workspaces.all_workspace_ids(session)
+        for workspace_id in ids:
+            async with db.transaction(workspace_id) as session:
+                await events.prune(session, keep)
+        await asyncio.sleep(PRUNE_EVERY_S)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.effective_database_url)
+        bus = make_bus(settings.redis_url)
+        hub = _hub_for(db, settings.event_retention)
+        await bus.start(hub)
+        db.publish = bus.publish
+        app.state.db, app.state.bus, app.state.hub, app.state.settings = db, bus, hub, settings
+        # Keep far more than a reconnecting client may replay, for audit and the HTTP event feed.
+        pruner = asyncio.create_task(_prune_forever(db, settings.event_retention * 20))
+        try:
+            yield
+        finally:
+            pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pruner
+            await bus.close()
+            await db.dispose()
+
+    app = FastAPI(title="crossdesk", version=__version__, lifespan=lifespan)
+    for router in (
+        ops_router,
+        workspaces_router,
+        conversations_router,
+        customers_router,
+        commerce_router,
+        channels_router,
+        realtime_router,
+        web_router,
+    ):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics)
+    return app

@@ -1,0 +1,95 @@
+"""Channel accounts, and the generic API channel's signed inbound endpoint."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from crossdesk.channels import service, signing
+from crossdesk.conversations import service as conversations
+from crossdesk.conversations.schemas import InboundBody, InboundMessage, IngestResult
+from crossdesk.customers.identities import InvalidIdentity
+from crossdesk.ops import metrics
+from crossdesk.workspaces.deps import DB, AdminPrincipal
+
+router = APIRouter(prefix="/api/v1/channels", tags=["channels"])
+
+
+class AccountIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class AccountOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    name: str
+    public_id: str
+    is_active: bool
+    created_at: dt.datetime
+
+
+class AccountCreated(AccountOut):
+    secret: str = Field(description="The HMAC secret; shown once.")
+    inbound_url: str
+
+
+@router.get("", response_model=list[AccountOut])
+async def list_accounts(principal: AdminPrincipal, db: DB) -> list[AccountOut]:
+    async with db.transaction(principal.workspace_id) as session:
+        return [AccountOut.model_validate(a) for a in await service.list_accounts(session)]
+
+
+@router.post("/api", response_model=AccountCreated, status_code=status.HTTP_201_CREATED)
+async def create_api_channel(body: AccountIn, principal: AdminPrincipal, db: DB, request: Request) -> AccountCreated:
+    async with db.transaction(principal.workspace_id) as session:
+        account, secret = await service.create_account(session, "api", body.name)
+    url = str(request.url_for("api_channel_inbound", public_id=account.public_id))
+    return AccountCreated.model_validate({**AccountOut.model_validate(account).model_dump(), "secret": secret, "inbound_url": url})
+
+
+@router.post(
+    "/api/{public_id}/messages",
+    name="api_channel_inbound",
+    response_model=IngestResult,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": IngestResult, "description": "Already stored (a retry): nothing new."}},
+)
+async def api_channel_inbound(public_id: str, request: Request, response: Response, db: DB) -> IngestResult:
+    """Post one inbound message, signed with the channel's secret (see ``crossdesk.channels.signing``).
+
+    Answered only once the message is committed; the same ``platform_message_id`` is stored once.
+    """
+    body = await request.body()
+    async with db.transaction(system=True) as session:
+        account = await service.find_by_public_id(session, "api", public_id)
+    if account is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown channel")
+    try:
+        signing.verify(
+            account.secret,
+            request.headers.get(signing.TIMESTAMP_HEADER),
+            request.headers.get(signing.SIGNATURE_HEADER),
+            body,
+            request.app.state.settings.api_signature_tolerance_s,
+        )
+    except signing.BadSignature as exc:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"bad signature: {exc}") from exc
+    try:
+        inbound = InboundMessage.model_validate({**InboundBody.model_validate_json(body).model_dump(), "channel": "api"})
+    except ValidationError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.errors(include_url=False, include_input=False)) from exc
+    started = time.perf_counter()
+    try:
+        result = await conversations.ingest(db, account.workspace_id, inbound, account.id)
+    except InvalidIdentity as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    metrics.INGEST_LATENCY.observe(time.perf_counter() - started)
+    metrics.INGESTED.labels("api", "duplicate" if result.duplicate else "stored").inc()
+    if result.duplicate:
+        response.status_code = status.HTTP_200_OK
+    return result

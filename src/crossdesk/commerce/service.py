@@ -1,0 +1,127 @@
+"""Products, orders and shipments of a workspace."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crossdesk.commerce.models import Order, OrderItem, Product, Shipment
+from crossdesk.commerce.schemas import OrderIn, OrderItemOut, OrderOut, ProductIn, ProductOut, ShipmentOut
+from crossdesk.customers import service as customers
+from crossdesk.db import utcnow
+
+Progress = Callable[[int], None]
+
+
+async def upsert_products(session: AsyncSession, rows: Sequence[ProductIn]) -> tuple[int, int]:
+    """Create or update products by SKU; returns (created, updated)."""
+    existing = {
+        p.sku: p for p in (await session.scalars(select(Product).where(Product.sku.in_([r.sku for r in rows])))).all()
+    }
+    created = 0
+    for row in rows:
+        product = existing.get(row.sku)
+        if product is None:
+            product = Product(sku=row.sku)
+            session.add(product)
+            existing[row.sku] = product
+            created += 1
+        product.title, product.price, product.currency = row.title, row.price, row.currency
+        product.stock, product.attributes, product.updated_at = row.stock, row.attributes, utcnow()
+    await session.flush()
+    return created, len(rows) - created
+
+
+async def upsert_orders(session: AsyncSession, rows: Sequence[OrderIn]) -> tuple[int, int]:
+    """Create or replace orders by their external id, linking each to its customer; (created, updated)."""
+    ids = [r.external_id for r in rows]
+    existing = {o.external_id: o for o in (await session.scalars(select(Order).where(Order.external_id.in_(ids)))).all()}
+    skus = {i.sku for r in rows for i in r.items}
+    products = {p.sku: p for p in (await session.scalars(select(Product).where(Product.sku.in_(skus)))).all()}
+    created = 0
+    for row in rows:
+        order = existing.get(row.external_id)
+        if order is None:
+            order = Order(external_id=row.external_id)
+            session.add(order)
+            created += 1
+        else:
+            await session.execute(delete(OrderItem).where(OrderItem.order_id == order.id))
+            await session.execute(delete(Shipment).where(Shipment.order_id == order.id))
+        await _fill_order(session, order, row)
+        await session.flush()
+        for item in row.items:
+            product = products.get(item.sku)
+            session.add(
+                OrderItem(
+                    order_id=order.id,
+                    product_id=product.id if product else None,
+                    sku=item.sku,
+                    title=item.title or (product.title if product else item.sku),
+                    quantity=item.quantity,
+                    unit_price=item.unit_price,
+                )
+            )
+        for shipment in row.shipments:
+            data = shipment.model_dump(mode="json", include={"history"})
+            session.add(
+                Shipment(
+                    order_id=order.id,
+                    carrier=shipment.carrier,
+                    tracking_number=shipment.tracking_number,
+                    status=shipment.status,
+                    shipped_at=shipment.shipped_at,
+                    delivered_at=shipment.delivered_at,
+                    history=data["history"],
+                )
+            )
+    await session.flush()
+    return created, len(rows) - created
+
+
+async def _fill_order(session: AsyncSession, order: Order, row: OrderIn) -> None:
+    customer_id = None
+    if row.customer is not None:
+        sender = row.customer
+        profile = customers.Profile(sender.name, sender.email, sender.phone, sender.country or row.country, sender.language)
+        keys = customers.identity_keys(profile, [(i.kind, i.value) for i in sender.identities])
+        if keys:
+            customer_id = (await customers.resolve(session, keys, profile)).id
+    order.customer_id = customer_id
+    order.channel, order.status, order.currency = row.channel, row.status, row.currency
+    order.subtotal, order.shipping, order.tax, order.total = row.subtotal, row.shipping, row.tax, row.computed_total
+    order.country, order.placed_at, order.shipping_address = row.country, row.placed_at, row.shipping_address
+
+
+async def reassign_customer_orders(session: AsyncSession, from_ids: list[int], to_id: int) -> None:
+    await session.execute(update(Order).where(Order.customer_id.in_(from_ids)).values(customer_id=to_id))
+
+
+async def list_products(session: AsyncSession, limit: int, offset: int) -> list[ProductOut]:
+    rows = await session.scalars(select(Product).order_by(Product.sku).limit(limit).offset(offset))
+    return [ProductOut.model_validate(p) for p in rows.all()]
+
+
+async def orders_of_customer(session: AsyncSession, customer_id: int, limit: int = 50) -> list[OrderOut]:
+    """The customer's newest orders with their items and shipments."""
+    orders = list(
+        (
+            await session.scalars(
+                select(Order).where(Order.customer_id == customer_id).order_by(Order.placed_at.desc()).limit(limit)
+            )
+        ).all()
+    )
+    ids = [o.id for o in orders]
+    items = (await session.scalars(select(OrderItem).where(OrderItem.order_id.in_(ids)).order_by(OrderItem.id))).all()
+    shipments = (await session.scalars(select(Shipment).where(Shipment.order_id.in_(ids)).order_by(Shipment.id))).all()
+    return [
+        OrderOut.model_validate(o).model_copy(
+            update={
+                "items": [OrderItemOut.model_validate(i) for i in items if i.order_id == o.id],
+                "shipments": [ShipmentOut.model_validate(s) for s in shipments if s.order_id == o.id],
+            }
+        )
+        for o in orders
+    ]

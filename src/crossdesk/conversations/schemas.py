@@ -1,0 +1,128 @@
+"""Inbox shapes: the normalized inbound message, conversations and messages as the API shows them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from typing_extensions import Annotated
+
+Status = Literal["open", "pending", "snoozed", "resolved"]
+Priority = Literal["low", "normal", "high", "urgent"]
+ChannelName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,31}$")]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")]
+MAX_TEXT = 20_000
+
+
+class IdentityIn(BaseModel):
+    kind: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
+    value: str = Field(min_length=1, max_length=320)
+
+
+class AttachmentIn(BaseModel):
+    name: str = Field(max_length=255)
+    content_type: str = Field("application/octet-stream", max_length=255)
+    size: int = Field(0, ge=0)
+    url: str | None = Field(None, max_length=2048)
+
+
+class SenderIn(BaseModel):
+    name: str | None = Field(None, max_length=200)
+    email: str | None = Field(None, max_length=320)
+    phone: str | None = Field(None, max_length=32)
+    country: CountryCode | None = None
+    language: LanguageCode | None = None
+    identities: list[IdentityIn] = Field(default_factory=list, max_length=20)
+
+
+class InboundBody(BaseModel):
+    """A buyer's message as a channel delivers it (the API channel's request body)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    platform_message_id: str = Field(min_length=1, max_length=320, description="The platform's own id.")
+    text: str = Field(max_length=MAX_TEXT)
+    sender: SenderIn
+    sent_at: AwareDatetime | None = None
+    thread_key: str | None = Field(None, max_length=320)
+    subject: str | None = Field(None, max_length=500)
+    language: LanguageCode | None = None
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=20)
+
+
+class InboundMessage(InboundBody):
+    """A buyer's message as every channel adapter hands it to ingest."""
+
+    channel: ChannelName
+
+
+class IngestResult(BaseModel):
+    message_id: int
+    conversation_id: int
+    customer_id: int
+    duplicate: bool
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    conversation_id: int
+    channel: str
+    direction: str
+    author_kind: str
+    author_agent_id: int | None
+    text: str
+    attachments: list[dict[str, Any]]
+    platform_message_id: str | None
+    is_private: bool
+    sent_at: dt.datetime
+    created_at: dt.datetime
+
+
+class ConversationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    customer_id: int
+    channel: str
+    subject: str | None
+    status: str
+    priority: str
+    assignee_id: int | None
+    language: str | None
+    tags: list[str] = Field(default_factory=list)
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    last_message_at: dt.datetime
+    first_response_due_at: dt.datetime | None
+    first_response_at: dt.datetime | None
+    next_response_due_at: dt.datetime | None
+    snoozed_until: dt.datetime | None
+    resolved_at: dt.datetime | None
+
+
+class ConversationPage(BaseModel):
+    items: list[ConversationOut]
+    next_cursor: str | None
+
+
+class ReplyIn(BaseModel):
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class ConversationPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Status | None = None
+    priority: Priority | None = None
+    assignee_id: int | None = Field(None, description="An agent of the workspace; null to unassign.")
+    tags: list[Tag] | None = Field(None, max_length=50)
+    snoozed_until: AwareDatetime | None = None
+
+
+class TypingIn(BaseModel):
+    is_typing: bool = True

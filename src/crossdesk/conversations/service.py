@@ -1,0 +1,295 @@
+"""The inbox: ingest, threading, replies, notes, assignment, status and the SLA clock."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crossdesk.conversations.models import Conversation, ConversationTag, Message
+from crossdesk.conversations.schemas import (
+    ConversationOut,
+    ConversationPatch,
+    InboundMessage,
+    IngestResult,
+    MessageOut,
+)
+from crossdesk.conversations.sla import add_business_minutes
+from crossdesk.customers import service as customers
+from crossdesk.db import Database, utcnow
+from crossdesk.realtime.service import append
+from crossdesk.workspaces import service as workspaces
+
+INGEST_ATTEMPTS = 4
+
+
+class NotFound(LookupError):
+    pass
+
+
+async def ingest(
+    db: Database, workspace_id: int, inbound: InboundMessage, channel_account_id: int | None = None
+) -> IngestResult:
+    """Store one inbound message exactly once, threaded and tied to its customer, in one transaction.
+
+    A concurrent twin (the same platform id, or a new customer's identity created at the same moment)
+    makes the loser's commit fail on a unique constraint; it then retries and finds the winner's rows.
+    """
+    for attempt in range(INGEST_ATTEMPTS):
+        try:
+            async with db.transaction(workspace_id) as session:
+                return await _ingest_once(session, inbound, channel_account_id)
+        except IntegrityError:
+            if attempt == INGEST_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _ingest_once(session: AsyncSession, inbound: InboundMessage, account_id: int | None) -> IngestResult:
+    existing = (
+        await session.execute(
+            select(Message.id, Message.conversation_id, Conversation.customer_id)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(Message.channel == inbound.channel, Message.platform_message_id == inbound.platform_message_id)
+        )
+    ).first()
+    if existing is not None:
+        return IngestResult(
+            message_id=existing[0], conversation_id=existing[1], customer_id=existing[2], duplicate=True
+        )
+    sender = inbound.sender
+    profile = customers.Profile(
+        name=sender.name,
+        email=sender.email,
+        phone=sender.phone,
+        country=sender.country,
+        language=sender.language or inbound.language,
+    )
+    keys = customers.identity_keys(profile, [(i.kind, i.value) for i in sender.identities])
+    customer = await customers.resolve(session, keys, profile)
+    now = utcnow()
+    sent_at = inbound.sent_at or now
+    conversation = await _open_conversation(session, customer.id, inbound)
+    created = conversation is None
+    if conversation is None:
+        conversation = Conversation(
+            customer_id=customer.id,
+            channel=inbound.channel,
+            channel_account_id=account_id,
+            thread_key=inbound.thread_key,
+            subject=inbound.subject,
+            language=inbound.language or customer.language,
+            created_at=now,
+            first_response_due_at=await _due(session, now, "first"),
+        )
+        session.add(conversation)
+    elif conversation.first_response_at is not None and conversation.next_response_due_at is None:
+        conversation.next_response_due_at = await _due(session, now, "next")
+    if conversation.status in ("pending", "snoozed"):
+        conversation.status, conversation.snoozed_until = "open", None
+    conversation.last_message_at = conversation.updated_at = now
+    message = Message(
+        channel=inbound.channel,
+        direction="inbound",
+        author_kind="customer",
+        text=inbound.text,
+        attachments=[a.model_dump() for a in inbound.attachments],
+        platform_message_id=inbound.platform_message_id,
+        sent_at=sent_at,
+        created_at=now,
+    )
+    await session.flush()
+    message.conversation_id = conversation.id
+    session.add(message)
+    await session.flush()
+    conv_out = conversation_out(conversation, await tags_of(session, [conversation.id]))
+    if created:
+        append(session, "conversation.created", conv_out)
+    append(session, "message.created", {"message": message_out(message), "conversation": conv_out})
+    return IngestResult(
+        message_id=message.id, conversation_id=conversation.id, customer_id=customer.id, duplicate=False
+    )
+
+
+async def _open_conversation(session: AsyncSession, customer_id: int, inbound: InboundMessage) -> Conversation | None:
+    """The conversation a new message belongs to: its platform thread, else the customer's open one there."""
+    stmt = select(Conversation).where(Conversation.channel == inbound.channel, Conversation.status != "resolved")
+    if inbound.thread_key:
+        stmt = stmt.where(Conversation.thread_key == inbound.thread_key)
+    else:
+        stmt = stmt.where(Conversation.customer_id == customer_id)
+    return await session.scalar(stmt.order_by(Conversation.id.desc()).limit(1))
+
+
+async def _due(session: AsyncSession, start: dt.datetime, which: str) -> dt.datetime:
+    ws = await workspaces.get_workspace(session, session.info["workspace_id"])
+    minutes = ws.sla_first_response_minutes if which == "first" else ws.sla_next_response_minutes
+    return add_business_minutes(start, minutes, ws.business_hours, ws.timezone)
+
+
+async def reassign_customer_conversations(session: AsyncSession, from_ids: list[int], to_id: int) -> None:
+    await session.execute(
+        update(Conversation).where(Conversation.customer_id.in_(from_ids)).values(customer_id=to_id)
+    )
+
+
+def message_out(message: Message) -> dict[str, Any]:
+    return MessageOut.model_validate(message).model_dump(mode="json")
+
+
+def conversation_out(conversation: Conversation, tags: dict[int, list[str]]) -> dict[str, Any]:
+    out = ConversationOut.model_validate(conversation)
+    out.tags = tags.get(conversation.id, [])
+    return out.model_dump(mode="json")
+
+
+async def tags_of(session: AsyncSession, conversation_ids: list[int]) -> dict[int, list[str]]:
+    rows = await session.execute(
+        select(ConversationTag.conversation_id, ConversationTag.tag)
+        .where(ConversationTag.conversation_id.in_(conversation_ids))
+        .order_by(ConversationTag.tag)
+    )
+    tags: dict[int, list[str]] = {}
+    for conversation_id, tag in rows:
+        tags.setdefault(conversation_id, []).append(tag)
+    return tags
+
+
+@dataclass
+class ConversationFilter:
+    status: list[str] = field(default_factory=list)
+    assignee_id: int | None = None
+    unassigned: bool = False
+    channel: str | None = None
+    language: str | None = None
+    tag: str | None = None
+    customer_id: int | None = None
+
+
+def _encode_cursor(conversation: Conversation) -> str:
+    raw = f"{conversation.last_message_at.isoformat()}|{conversation.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
+    try:
+        at, ident = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        moment = dt.datetime.fromisoformat(at)
+        if moment.tzinfo is None:
+            raise ValueError("naive")
+        return moment, int(ident)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError("invalid cursor") from exc
+
+
+def _filtered(flt: ConversationFilter) -> Select[tuple[Conversation]]:
+    clauses: list[ColumnElement[bool]] = []
+    if flt.status:
+        clauses.append(Conversation.status.in_(flt.status))
+    if flt.unassigned:
+        clauses.append(Conversation.assignee_id.is_(None))
+    elif flt.assignee_id is not None:
+        clauses.append(Conversation.assignee_id == flt.assignee_id)
+    for column, value in (
+        (Conversation.channel, flt.channel),
+        (Conversation.language, flt.language),
+        (Conversation.customer_id, flt.customer_id),
+    ):
+        if value is not None:
+            clauses.append(column == value)
+    if flt.tag is not None:
+        clauses.append(Conversation.id.in_(select(ConversationTag.conversation_id).where(ConversationTag.tag == flt.tag)))
+    return select(Conversation).where(*clauses)
+
+
+async def list_conversations(
+    session: AsyncSession, flt: ConversationFilter, cursor: str | None, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Newest activity first, keyset-paged so pages stay stable while messages arrive."""
+    stmt = _filtered(flt)
+    if cursor:
+        at, ident = _decode_cursor(cursor)
+        stmt = stmt.where(
+            or_(Conversation.last_message_at < at, and_(Conversation.last_message_at == at, Conversation.id < ident))
+        )
+    rows = list(
+        (await session.scalars(stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit + 1))).all()
+    )
+    page, more = rows[:limit], len(rows) > limit
+    tags = await tags_of(session, [c.id for c in page])
+    return [conversation_out(c, tags) for c in page], _encode_cursor(page[-1]) if more else None
+
+
+async def get_conversation(session: AsyncSession, conversation_id: int) -> Conversation:
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound(f"conversation {conversation_id} not found")
+    return conversation
+
+
+async def messages_of(session: AsyncSession, conversation_id: int, include_private: bool = True) -> list[Message]:
+    stmt = select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
+    if not include_private:
+        stmt = stmt.where(Message.is_private.is_(False))
+    return list((await session.scalars(stmt)).all())
+
+
+async def add_agent_message(
+    session: AsyncSession, conversation_id: int, agent_id: int | None, text: str, *, private: bool
+) -> dict[str, Any]:
+    """A reply to the buyer (private=False) or an internal note (private=True) by an agent or integration."""
+    conversation = await get_conversation(session, conversation_id)
+    now = utcnow()
+    message = Message(
+        conversation_id=conversation.id,
+        channel=conversation.channel,
+        direction="internal" if private else "outbound",
+        author_kind="agent",
+        author_agent_id=agent_id,
+        text=text,
+        is_private=private,
+        sent_at=now,
+        created_at=now,
+    )
+    session.add(message)
+    if not private:
+        conversation.first_response_at = conversation.first_response_at or now
+        conversation.next_response_due_at = None
+        conversation.last_message_at = now
+    conversation.updated_at = now
+    await session.flush()
+    out = message_out(message)
+    conv = conversation_out(conversation, await tags_of(session, [conversation.id]))
+    append(session, "message.created", {"message": out, "conversation": conv})
+    return out
+
+
+async def update_conversation(session: AsyncSession, conversation_id: int, patch: ConversationPatch) -> dict[str, Any]:
+    conversation = await get_conversation(session, conversation_id)
+    changes = patch.model_dump(exclude_unset=True)
+    now = utcnow()
+    if "assignee_id" in changes and changes["assignee_id"] is not None:
+        if await workspaces.get_agent(session, changes["assignee_id"]) is None:
+            raise NotFound(f"agent {changes['assignee_id']} not found")
+    if changes.get("status") == "snoozed" and not patch.snoozed_until:
+        raise ValueError("snoozing needs snoozed_until")
+    for name in ("status", "priority", "assignee_id", "snoozed_until"):
+        if name in changes:
+            setattr(conversation, name, changes[name])
+    if "status" in changes:
+        conversation.resolved_at = now if patch.status == "resolved" else None
+        if patch.status != "snoozed":
+            conversation.snoozed_until = None
+    if patch.tags is not None:
+        await session.execute(delete(ConversationTag).where(ConversationTag.conversation_id == conversation.id))
+        session.add_all(ConversationTag(conversation_id=conversation.id, tag=t) for t in dict.fromkeys(patch.tags))
+    conversation.updated_at = now
+    await session.flush()
+    out = conversation_out(conversation, await tags_of(session, [conversation.id]))
+    append(session, "conversation.updated", {"conversation": out, "changed": sorted(changes)})
+    return out

@@ -1,0 +1,55 @@
+"""Response-time targets counted in the workspace's business hours.
+
+No maintained library counts working minutes over per-weekday hours in a time zone across DST changes,
+so this is the small loop: walk the local calendar day by day and spend the minutes inside each interval.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_DAYS_AHEAD = 366
+
+
+def parse_hours(hours: dict[str, Any]) -> dict[int, list[tuple[dt.time, dt.time]]]:
+    """``{"mon": [["09:00", "18:00"]], ...}`` → ``{0: [(09:00, 18:00)], ...}``; validates every interval."""
+    parsed: dict[int, list[tuple[dt.time, dt.time]]] = {}
+    for day, intervals in hours.items():
+        if day not in WEEKDAYS:
+            raise ValueError(f"unknown weekday {day!r}; use {', '.join(WEEKDAYS)}")
+        spans = []
+        for start, end in intervals:
+            t0, t1 = dt.time.fromisoformat(start), dt.time.fromisoformat(end)
+            if t1 <= t0 and t1 != dt.time(0):
+                raise ValueError(f"{day}: interval {start}-{end} ends before it starts")
+            spans.append((t0, t1))
+        parsed[WEEKDAYS.index(day)] = sorted(spans)
+    return parsed
+
+
+def add_business_minutes(start: dt.datetime, minutes: int, hours: dict[str, Any], timezone: str) -> dt.datetime:
+    """The moment ``minutes`` of business time after ``start`` (aware); 24/7 when no hours are set."""
+    if start.tzinfo is None:
+        raise ValueError("start must be timezone-aware")
+    schedule = parse_hours(hours)
+    remaining = dt.timedelta(minutes=minutes)
+    if not any(schedule.values()):
+        return start + remaining
+    zone = ZoneInfo(timezone)
+    day = start.astimezone(zone).date()
+    for _ in range(MAX_DAYS_AHEAD):
+        for t0, t1 in schedule.get(day.weekday(), []):
+            open_at = dt.datetime.combine(day, t0, zone).astimezone(dt.UTC)
+            end_day = day + dt.timedelta(days=1) if t1 == dt.time(0) else day
+            close_at = dt.datetime.combine(end_day, t1, zone).astimezone(dt.UTC)
+            segment_start = max(open_at, start)
+            if segment_start >= close_at:
+                continue
+            if segment_start + remaining <= close_at:
+                return segment_start + remaining
+            remaining -= close_at - segment_start
+        day += dt.timedelta(days=1)
+    raise ValueError("business hours leave no time within a year")

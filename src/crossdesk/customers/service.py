@@ -1,0 +1,122 @@
+"""Customers and identity resolution: one profile per person, whichever door they came in by."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crossdesk.customers.identities import EMAIL, PHONE, normalize
+from crossdesk.customers.models import Customer, CustomerIdentity
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the channel knows about the sender; any field may be missing."""
+
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    country: str | None = None
+    language: str | None = None
+
+
+def identity_keys(profile: Profile, extra: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Normalised (kind, value) pairs, e-mail and phone included, without repeats."""
+    keys: list[tuple[str, str]] = []
+    raw = [(EMAIL, profile.email), (PHONE, profile.phone), *extra]
+    for kind, value in raw:
+        if value:
+            key = (kind.strip().lower(), normalize(kind, value, profile.country))
+            if key not in keys:
+                keys.append(key)
+    return keys
+
+
+async def resolve(session: AsyncSession, keys: list[tuple[str, str]], profile: Profile) -> Customer:
+    """Find the customer any of these identities belongs to, or create one; link the new identities.
+
+    When the identities point at several customers, they are the same person: the oldest profile
+    absorbs the others (their identities move over, the rest is marked merged).
+    """
+    if not keys:
+        raise ValueError("a customer needs at least one identity")
+    rows = (
+        await session.execute(
+            select(CustomerIdentity.kind, CustomerIdentity.value, CustomerIdentity.customer_id).where(
+                tuple_(CustomerIdentity.kind, CustomerIdentity.value).in_(keys)
+            )
+        )
+    ).all()
+    owners = sorted({r.customer_id for r in rows})
+    if owners:
+        customer = await session.get_one(Customer, owners[0])
+        if len(owners) > 1:
+            await merge(session, customer, owners[1:])
+        _fill_missing(customer, profile)
+    else:
+        customer = Customer(
+            name=profile.name,
+            email=profile.email and normalize(EMAIL, profile.email),
+            phone=profile.phone and normalize(PHONE, profile.phone, profile.country),
+            country=profile.country,
+            language=profile.language,
+        )
+        session.add(customer)
+        await session.flush()
+    known = {(r.kind, r.value) for r in rows}
+    for kind, value in keys:
+        if (kind, value) not in known:
+            session.add(CustomerIdentity(customer_id=customer.id, kind=kind, value=value))
+    return customer
+
+
+def _fill_missing(customer: Customer, profile: Profile) -> None:
+    for field in ("name", "country", "language"):
+        if getattr(customer, field) is None and getattr(profile, field) is not None:
+            setattr(customer, field, getattr(profile, field))
+    if customer.email is None and profile.email:
+        customer.email = normalize(EMAIL, profile.email)
+    if customer.phone is None and profile.phone:
+        customer.phone = normalize(PHONE, profile.phone, profile.country)
+
+
+async def merge(session: AsyncSession, keep: Customer, others: list[int]) -> None:
+    """Fold the ``others`` profiles into ``keep``: identities, conversations and orders move over."""
+    from crossdesk.commerce.service import reassign_customer_orders
+    from crossdesk.conversations.service import reassign_customer_conversations
+
+    await session.execute(
+        update(CustomerIdentity).where(CustomerIdentity.customer_id.in_(others)).values(customer_id=keep.id)
+    )
+    await reassign_customer_conversations(session, others, keep.id)
+    await reassign_customer_orders(session, others, keep.id)
+    await session.execute(update(Customer).where(Customer.id.in_(others)).values(merged_into_id=keep.id))
+
+
+async def get(session: AsyncSession, customer_id: int) -> Customer | None:
+    return await session.get(Customer, customer_id)
+
+
+async def identities_of(session: AsyncSession, customer_id: int) -> list[CustomerIdentity]:
+    stmt = select(CustomerIdentity).where(CustomerIdentity.customer_id == customer_id).order_by(CustomerIdentity.id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def search(session: AsyncSession, query: str, limit: int = 50) -> list[Customer]:
+    query = query.strip()
+    matching = select(CustomerIdentity.customer_id).where(CustomerIdentity.value.icontains(query, autoescape=True))
+    stmt = (
+        select(Customer)
+        .where(Customer.merged_into_id.is_(None))
+        .where(or_(
+                Customer.name.icontains(query, autoescape=True),
+                Customer.email.icontains(query, autoescape=True),
+                Customer.id.in_(matching),
+            ))
+        .order_by(Customer.id.desc())
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all())

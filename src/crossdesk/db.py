@@ -1,0 +1,224 @@
+"""Engine, sessions, the workspace scope and migrations.
+
+Every table that belongs to a workspace inherits :class:`WorkspaceOwned`. A session is opened either for
+one workspace (``db.transaction(workspace_id)``), in which case every ORM query on a workspace-owned table
+is filtered by that workspace automatically (``with_loader_criteria`` in ``do_orm_execute``) and every new
+row is stamped with it, or as a *system* session for the few cross-workspace lookups (login, webhook
+routing, migrations, demo). A session that is neither refuses to touch workspace-owned tables, so a
+forgotten filter is an error, not a leak.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, MetaData, event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    declared_attr,
+    mapped_column,
+    with_loader_criteria,
+)
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class ScopeError(RuntimeError):
+    """A query touched workspace data without a workspace scope, or wrote into another workspace."""
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware UTC datetimes in and out, on SQLite (which keeps no zone) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; crossdesk stores aware UTC times only")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+MONEY_SCALE = 4
+
+
+class Amount(TypeDecorator[Decimal]):
+    """An exact decimal amount stored as a scaled integer (1/10,000ths), so SQL sums stay exact everywhere.
+
+    The currency lives in a sibling column; see ``crossdesk.commerce.money``.
+    """
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        scaled = Decimal(value).scaleb(MONEY_SCALE)
+        if scaled != scaled.to_integral_value():
+            raise ValueError(f"amount {value} has more than {MONEY_SCALE} decimal places")
+        return int(scaled)
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value).scaleb(-MONEY_SCALE)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class WorkspaceOwned:
+    """Mixin for every table whose rows belong to one workspace."""
+
+    @declared_attr
+    def workspace_id(cls) -> Mapped[int]:  # noqa: N805 - SQLAlchemy declared_attr convention
+        return mapped_column(Integer, ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+
+
+def _scope_queries(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete) or state.is_column_load:
+        return
+    if not any(issubclass(m.class_, WorkspaceOwned) for m in state.all_mappers):
+        return
+    info = state.session.info
+    if info.get("system"):
+        return
+    workspace_id = info.get("workspace_id")
+    if workspace_id is None:
+        raise ScopeError("query on workspace data outside a workspace scope")
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            WorkspaceOwned,
+            lambda cls: cls.workspace_id == workspace_id,
+            include_aliases=True,
+        )
+    )
+
+
+def _stamp_new_rows(session: Session, flush_context: object, instances: object) -> None:
+    workspace_id = session.info.get("workspace_id")
+    for obj in session.new:
+        if not isinstance(obj, WorkspaceOwned):
+            continue
+        if workspace_id is None:
+            if not session.info.get("system"):
+                raise ScopeError(f"new {type(obj).__name__} outside a workspace scope")
+        elif obj.workspace_id is None:
+            obj.workspace_id = workspace_id
+        elif obj.workspace_id != workspace_id:
+            raise ScopeError(f"new {type(obj).__name__} for workspace {obj.workspace_id} in {workspace_id}")
+
+
+event.listen(Session, "do_orm_execute", _scope_queries)
+event.listen(Session, "before_flush", _stamp_new_rows)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: object) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL lets readers run beside the one writer; NORMAL is durable across process crashes in WAL mode.
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000", "foreign_keys=ON"):
+        cur.execute(f"PRAGMA {pragma}")
+    cur.close()
+
+
+Publisher = Callable[[list[dict[str, Any]]], Awaitable[None]]
+
+
+async def _no_publisher(_events: list[dict[str, Any]]) -> None:
+    return None
+
+
+class Database:
+    """One engine and its sessions; ``publish`` receives each committed transaction's events."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs.update(pool_size=20, max_overflow=20, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.publish: Publisher = _no_publisher
+
+    @asynccontextmanager
+    async def transaction(self, workspace_id: int | None = None, *, system: bool = False) -> AsyncIterator[
+        AsyncSession
+    ]:
+        """A session scoped to one workspace (or a system session), committed on success.
+
+        Events appended with ``crossdesk.realtime.service.append`` are published only after the commit.
+        """
+        if workspace_id is None and not system:
+            raise ScopeError("a transaction needs a workspace or system=True")
+        async with self.sessions() as session:
+            session.info.update(workspace_id=workspace_id, system=system, events=[])
+            try:
+                yield session
+                if session.info["events"]:
+                    from crossdesk.realtime.service import write_pending  # the log sits on top of db
+
+                    await write_pending(session)
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+            events = session.info["events"]
+        if events:
+            await self.publish(events)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` (blocking; call from a thread inside an event loop)."""
+    from alembic import command
+
+    if url.startswith("sqlite"):
+        Path(url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(url), revision)

@@ -1,0 +1,28 @@
+"""Imports every domain's tables so that the metadata (and Alembic) sees them all."""
+
+from crossdesk.channels.models import ChannelAccount
+from crossdesk.commerce.models import Order, OrderItem, Product, Shipment
+from crossdesk.conversations.models import Conversation, ConversationTag, Message
+from crossdesk.customers.models import Customer, CustomerIdentity
+from crossdesk.db import Base
+from crossdesk.realtime.models import Event
+from crossdesk.workspaces.models import Agent, ApiToken, LoginSession, Workspace
+
+__all__ = [
+    "Agent",
+    "ApiToken",
+    "Base",
+    "ChannelAccount",
+    "Conversation",
+    "ConversationTag",
+    "Customer",
+    "CustomerIdentity",
+    "Event",
+    "LoginSession",
+    "Message",
+    "Order",
+    "OrderItem",
+    "Product",
+    "Shipment",
+    "Workspace",
+]

@@ -1,0 +1,197 @@
+"""Fan-out of committed events to this process's agent sockets, in order, exactly once, resumable.
+
+Each workspace with connected sockets has one pump task that takes events from the bus in sequence
+order. A gap (events committed by another process whose bus message has not arrived, or came out of
+order) is filled from the event log, so every socket sees seq 1, 2, 3... with nothing missing and
+nothing twice. A reconnecting client names the last event id it saw; it gets the backlog from the log,
+then the live stream, or a ``reload`` frame when the backlog is gone or too long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from crossdesk.ops import metrics
+
+Event = dict[str, Any]
+Fetch = Callable[[int, int, int], Awaitable[list[Event]]]  # (workspace, after, upto) -> events
+Head = Callable[[int], Awaitable[tuple[int, int | None]]]  # workspace -> (current seq, oldest kept seq)
+
+SEND_QUEUE = 10_000
+CLOSE_TOO_SLOW = 4008
+
+
+class Socket(Protocol):
+    async def send_text(self, data: str) -> None: ...
+    async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
+
+
+def encode(event: Event) -> str:
+    frame = {"id": event.get("seq"), "type": event["type"], "data": event["data"], "at": event.get("at")}
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+class Connection:
+    def __init__(self, socket: Socket, workspace_id: int, agent_id: int | None) -> None:
+        self.socket = socket
+        self.workspace_id = workspace_id
+        self.agent_id = agent_id
+        self.last_seq = 0
+        self.catching_up = True
+        self.pending: list[tuple[int | None, str]] = []
+        self.queue: asyncio.Queue[str] = asyncio.Queue(SEND_QUEUE)
+        self.closed = False
+
+    def push(self, seq: int | None, text: str) -> None:
+        if self.closed:
+            return
+        if self.catching_up:
+            self.pending.append((seq, text))
+            return
+        if seq is not None:
+            if seq <= self.last_seq:
+                return
+            self.last_seq = seq
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            # Too far behind to buffer: close, and the client resumes from its last id.
+            self.closed = True
+            metrics.SLOW_CLIENTS.inc()
+            asyncio.get_running_loop().create_task(self.socket.close(CLOSE_TOO_SLOW, "too slow; resume"))
+
+    async def run_sender(self) -> None:
+        while True:
+            text = await self.queue.get()
+            await self.socket.send_text(text)
+
+
+class WorkspaceChannel:
+    def __init__(self, workspace_id: int, last_seq: int, fetch: Fetch) -> None:
+        self.workspace_id = workspace_id
+        self.last_seq = last_seq
+        self.connections: set[Connection] = set()
+        self.inbox: asyncio.Queue[list[Event]] = asyncio.Queue()
+        self._fetch = fetch
+        self.task = asyncio.create_task(self._pump())
+
+    async def _pump(self) -> None:
+        while True:
+            for event in await self.inbox.get():
+                seq = event.get("seq")
+                if seq is None:
+                    self._broadcast(None, encode(event))
+                    continue
+                if seq <= self.last_seq:
+                    continue
+                if seq > self.last_seq + 1:
+                    for missed in await self._fetch(self.workspace_id, self.last_seq, seq - 1):
+                        self._deliver(missed)
+                self._deliver(event)
+
+    def _deliver(self, event: Event) -> None:
+        self.last_seq = event["seq"]
+        if event.get("at"):
+            lag = dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(event["at"])
+            metrics.EVENT_LAG.observe(max(lag.total_seconds(), 0.0))
+        self._broadcast(event["seq"], encode(event))
+
+    def _broadcast(self, seq: int | None, text: str) -> None:
+        for connection in self.connections:
+            connection.push(seq, text)
+        metrics.EVENTS_DELIVERED.inc(len(self.connections))
+
+
+class Hub:
+    """Per-process registry of sockets by workspace; the bus's receiver."""
+
+    def __init__(self, fetch: Fetch, head: Head, retention: int) -> None:
+        self._fetch = fetch
+        self._head = head
+        # A backlog must fit in a socket's send queue, or the client would be closed mid catch-up.
+        self.retention = min(retention, SEND_QUEUE // 2)
+        self.channels: dict[int, WorkspaceChannel] = {}
+        self._lock = asyncio.Lock()
+
+    def receive(self, events: list[Event]) -> None:
+        by_workspace: dict[int, list[Event]] = {}
+        for event in events:
+            by_workspace.setdefault(event["workspace_id"], []).append(event)
+        for workspace_id, batch in by_workspace.items():
+            channel = self.channels.get(workspace_id)
+            if channel is not None:
+                channel.inbox.put_nowait(batch)
+
+    def resync(self) -> None:
+        """After a bus outage: pull from the log whatever each workspace may have missed."""
+        asyncio.get_running_loop().create_task(self._resync())
+
+    async def _resync(self) -> None:
+        for workspace_id, channel in list(self.channels.items()):
+            current, _ = await self._head(workspace_id)
+            if current > channel.last_seq:
+                channel.inbox.put_nowait(await self._fetch(workspace_id, channel.last_seq, current))
+
+    async def attach(self, connection: Connection, last_event_id: int | None) -> None:
+        """Register the socket, then queue its opening frame, its backlog and what arrived meanwhile."""
+        async with self._lock:
+            channel = self.channels.get(connection.workspace_id)
+            if channel is None:
+                current, _ = await self._head(connection.workspace_id)
+                channel = WorkspaceChannel(connection.workspace_id, current, self._fetch)
+                self.channels[connection.workspace_id] = channel
+            channel.connections.add(connection)
+        metrics.SOCKETS.inc()
+        current, oldest = await self._head(connection.workspace_id)
+        frames: list[str] = []
+        if last_event_id is None:
+            connection.last_seq = current
+            frames.append(_control("hello", current))
+        elif self._too_old(last_event_id, current, oldest):
+            connection.last_seq = current
+            frames.append(_control("reload", current))
+        else:
+            backlog = await self._fetch(connection.workspace_id, last_event_id, current)
+            connection.last_seq = backlog[-1]["seq"] if backlog else last_event_id
+            frames.append(_control("hello", last_event_id))
+            frames.extend(encode(e) for e in backlog)
+        for text in frames:
+            connection.queue.put_nowait(text)
+        connection.catching_up = False
+        pending, connection.pending = connection.pending, []
+        for seq, text in pending:
+            connection.push(seq, text)
+
+    def _too_old(self, last_event_id: int, current: int, oldest: int | None) -> bool:
+        if last_event_id > current or last_event_id < 0:
+            return True  # an id this log never gave out (another server's, or a restored database)
+        if current - last_event_id > self.retention:
+            return True
+        return oldest is not None and last_event_id + 1 < oldest
+
+    async def detach(self, connection: Connection) -> None:
+        connection.closed = True
+        metrics.SOCKETS.dec()
+        async with self._lock:
+            channel = self.channels.get(connection.workspace_id)
+            if channel is None:
+                return
+            channel.connections.discard(connection)
+            if not channel.connections:
+                del self.channels[connection.workspace_id]
+                channel.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await channel.task
+
+    def agent_sockets(self, workspace_id: int, agent_id: int) -> int:
+        channel = self.channels.get(workspace_id)
+        return 0 if channel is None else sum(1 for c in channel.connections if c.agent_id == agent_id)
+
+
+def _control(kind: str, last_id: int) -> str:
+    return json.dumps({"type": kind, "last_id": last_id})

@@ -1,0 +1,208 @@
+"""Workspaces, agents, login sessions and API tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crossdesk.db import utcnow
+from crossdesk.workspaces.models import ROLES, Agent, ApiToken, LoginSession, Workspace
+from crossdesk.workspaces.security import hash_password, new_token, token_digest, verify_password
+
+API_TOKEN_PREFIX = "cdk_"
+
+
+class Conflict(ValueError):
+    """The thing to create exists already."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: an agent through a login session, or an integration through an API token."""
+
+    workspace_id: int
+    role: str
+    agent_id: int | None
+    csrf_token: str | None = None  # only for login sessions
+
+    def can_admin(self) -> bool:
+        return self.role in ("owner", "admin")
+
+
+def slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return slug[:48] or "workspace"
+
+
+async def create_workspace(session: AsyncSession, name: str, **fields: object) -> Workspace:
+    """Create a workspace (system session) with a slug derived from its name, made unique."""
+    base = slugify(name)
+    taken = set((await session.scalars(select(Workspace.slug).where(Workspace.slug.like(f"{base}%")))).all())
+    slug = base if base not in taken else next(f"{base}-{i}" for i in range(2, 10_000) if f"{base}-{i}" not in taken)
+    workspace = Workspace(name=name, slug=slug, **fields)
+    session.add(workspace)
+    await session.flush()
+    return workspace
+
+
+async def get_workspace(session: AsyncSession, workspace_id: int) -> Workspace:
+    return await session.get_one(Workspace, workspace_id)
+
+
+async def create_agent(
+    session: AsyncSession,
+    workspace_id: int,
+    *,
+    email: str,
+    name: str,
+    password: str,
+    role: str = "agent",
+    language: str = "en",
+    timezone: str = "UTC",
+) -> Agent:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    email = email.strip().lower()
+    if await session.scalar(_agent_by_email(email)) is not None:
+        raise Conflict(f"an agent with e-mail {email} exists already")
+    agent = Agent(
+        workspace_id=workspace_id,
+        email=email,
+        name=name,
+        password_hash=hash_password(password),
+        role=role,
+        language=language,
+        timezone=timezone,
+    )
+    session.add(agent)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"an agent with e-mail {email} exists already") from exc
+    return agent
+
+
+def _agent_by_email(email: str):  # type: ignore[no-untyped-def]
+    return select(Agent).where(Agent.email == email.strip().lower())
+
+
+async def list_agents(session: AsyncSession) -> list[Agent]:
+    return list((await session.scalars(select(Agent).order_by(Agent.id))).all())
+
+
+async def authenticate(session: AsyncSession, email: str, password: str) -> Agent | None:
+    """Check a login (system session: the e-mail decides the workspace)."""
+    agent = await session.scalar(_agent_by_email(email))
+    ok = verify_password(agent.password_hash if agent else None, password)
+    return agent if ok and agent is not None and agent.is_active else None
+
+
+async def start_login_session(session: AsyncSession, agent: Agent, days: int) -> str:
+    """Open a login session for the agent and return its cookie value (only its hash is stored)."""
+    token = new_token()
+    session.add(
+        LoginSession(
+            workspace_id=agent.workspace_id,
+            agent_id=agent.id,
+            token_hash=token_digest(token),
+            csrf_token=secrets.token_urlsafe(32),
+            expires_at=utcnow() + dt.timedelta(days=days),
+        )
+    )
+    await session.flush()
+    return token
+
+
+async def principal_from_session(session: AsyncSession, token: str) -> Principal | None:
+    row = (
+        await session.execute(
+            select(LoginSession, Agent)
+            .join(Agent, Agent.id == LoginSession.agent_id)
+            .where(LoginSession.token_hash == token_digest(token))
+        )
+    ).first()
+    if row is None:
+        return None
+    login, agent = row
+    if login.expires_at <= utcnow() or not agent.is_active:
+        return None
+    return Principal(agent.workspace_id, agent.role, agent.id, login.csrf_token)
+
+
+async def end_login_session(session: AsyncSession, token: str) -> None:
+    login = await session.scalar(select(LoginSession).where(LoginSession.token_hash == token_digest(token)))
+    if login is not None:
+        await session.delete(login)
+
+
+async def create_api_token(
+    session: AsyncSession, workspace_id: int, name: str, role: str, created_by_id: int | None
+) -> tuple[ApiToken, str]:
+    token = new_token(API_TOKEN_PREFIX)
+    row = ApiToken(
+        workspace_id=workspace_id,
+        name=name,
+        role=role,
+        token_hash=token_digest(token),
+        prefix=token[:10],
+        created_by_id=created_by_id,
+    )
+    session.add(row)
+    await session.flush()
+    return row, token
+
+
+async def principal_from_api_token(session: AsyncSession, token: str) -> Principal | None:
+    row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
+    if row is None or row.revoked_at is not None:
+        return None
+    row.last_used_at = utcnow()
+    return Principal(row.workspace_id, row.role, None)
+
+
+async def list_api_tokens(session: AsyncSession) -> list[ApiToken]:
+    return list((await session.scalars(select(ApiToken).order_by(ApiToken.id))).all())
+
+
+async def revoke_api_token(session: AsyncSession, token_id: int) -> bool:
+    result = await session.execute(
+        update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def reserve_event_seqs(session: AsyncSession, workspace_id: int, count: int) -> int:
+    """Reserve ``count`` event numbers for this transaction; returns the last one.
+
+    The row lock this takes (PostgreSQL) or the single writer (SQLite) is held until commit, so events
+    commit in sequence order and a reader never sees seq N+1 before seq N.
+    """
+    stmt = (
+        update(Workspace)
+        .where(Workspace.id == workspace_id)
+        .values(event_seq=Workspace.event_seq + count)
+        .returning(Workspace.event_seq)
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def current_event_seq(session: AsyncSession, workspace_id: int) -> int:
+    return int(await session.scalar(select(Workspace.event_seq).where(Workspace.id == workspace_id)) or 0)
+
+
+async def get_agent(session: AsyncSession, agent_id: int) -> Agent | None:
+    return await session.get(Agent, agent_id)
+
+
+async def all_workspace_ids(session: AsyncSession) -> list[int]:
+    return list((await session.scalars(select(Workspace.id).order_by(Workspace.id))).all())
+
+
+async def workspace_by_slug(session: AsyncSession, slug: str) -> Workspace | None:
+    return await session.scalar(select(Workspace).where(Workspace.slug == slug))
