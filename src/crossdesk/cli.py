@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import typer
 from rich.console import Console
@@ -20,9 +21,12 @@ user_app = typer.Typer(help="Manage agents.", no_args_is_help=True)
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(user_app, name="user")
 console = Console()
+T = TypeVar("T")
 err = Console(stderr=True)
 
-DataDir = Annotated[Path | None, typer.Option(help="Data folder (default: $CROSSDESK_DATA_DIR or ./crossdesk-data).")]
+DataDir = Annotated[
+    Path | None, typer.Option(help="Data folder (default: $CROSSDESK_DATA_DIR or ./crossdesk-data).")
+]
 
 
 def _settings(data_dir: Path | None = None) -> Settings:
@@ -52,7 +56,9 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Processes; >1 needs CROSSDESK_REDIS_URL.")] = 1,
     data_dir: DataDir = None,
-    no_migrate: Annotated[bool, typer.Option("--no-migrate", help="Skip the schema upgrade at start.")] = False,
+    no_migrate: Annotated[
+        bool, typer.Option("--no-migrate", help="Skip the schema upgrade at start.")
+    ] = False,
 ) -> None:
     """Serve the web app and API (uvicorn, WebSockets via websockets-sansio)."""
     import uvicorn
@@ -77,7 +83,7 @@ def serve(
     )
 
 
-async def _with_db(settings: Settings, work):  # type: ignore[no-untyped-def]
+async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     db = Database(settings.effective_database_url)
     try:
         return await work(db)
@@ -100,7 +106,9 @@ def workspace_create(
 
     async def work(db: Database) -> str:
         async with db.transaction(system=True) as session:
-            ws = await service.create_workspace(session, name, base_currency=currency.upper(), timezone=timezone)
+            ws = await service.create_workspace(
+                session, name, base_currency=currency.upper(), timezone=timezone
+            )
             return ws.slug
 
     console.print(asyncio.run(_with_db(settings, work)))
@@ -129,7 +137,14 @@ def user_create(
                 raise _fail(f"no workspace {workspace!r}")
             try:
                 agent = await service.create_agent(
-                    session, ws.id, email=email, name=name, password=password, role=role, language=language, timezone=timezone
+                    session,
+                    ws.id,
+                    email=email,
+                    name=name,
+                    password=password,
+                    role=role,
+                    language=language,
+                    timezone=timezone,
                 )
             except ValueError as exc:
                 raise _fail(str(exc)) from exc
@@ -182,10 +197,14 @@ def import_command(
 
 @app.command()
 def demo(
-    data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its database.")] = Path("crossdesk-demo"),
+    data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its database.")] = Path(
+        "crossdesk-demo"
+    ),
     host: str = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
-    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the server after loading.")] = True,
+    serve_after: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Start the server after loading.")
+    ] = True,
     customers: Annotated[int, typer.Option(min=10, max=5000, help="How many real customers to load.")] = 1500,
 ) -> None:
     """Create a data folder, load a demo workspace built from real retail data, and serve it."""
@@ -195,6 +214,8 @@ def demo(
     migrate(settings.effective_database_url)
     summary = asyncio.run(_with_db(settings, lambda db: build(db, customers=customers, console=console)))
     console.print(summary)
-    console.print(f"\n[bold]crossdesk demo[/bold] at http://{host}:{port}/  login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+    console.print(
+        f"\n[bold]crossdesk demo[/bold] at http://{host}:{port}/  login: {DEMO_EMAIL} / {DEMO_PASSWORD}"
+    )
     if serve_after:
         serve(host=host, port=port, workers=1, data_dir=data_dir, no_migrate=True)

@@ -99,7 +99,7 @@ class WorkspaceOwned:
     """Mixin for every table whose rows belong to one workspace."""
 
     @declared_attr
-    def workspace_id(cls) -> Mapped[int]:  # noqa: N805 - SQLAlchemy declared_attr convention
+    def workspace_id(cls) -> Mapped[int]:
         return mapped_column(Integer, ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
 
 
@@ -174,9 +174,9 @@ class Database:
         self.publish: Publisher = _no_publisher
 
     @asynccontextmanager
-    async def transaction(self, workspace_id: int | None = None, *, system: bool = False) -> AsyncIterator[
-        AsyncSession
-    ]:
+    async def transaction(
+        self, workspace_id: int | None = None, *, system: bool = False
+    ) -> AsyncIterator[AsyncSession]:
         """A session scoped to one workspace (or a system session), committed on success.
 
         Events appended with ``crossdesk.realtime.service.append`` are published only after the commit.

@@ -45,11 +45,15 @@ async def list_accounts(principal: AdminPrincipal, db: DB) -> list[AccountOut]:
 
 
 @router.post("/api", response_model=AccountCreated, status_code=status.HTTP_201_CREATED)
-async def create_api_channel(body: AccountIn, principal: AdminPrincipal, db: DB, request: Request) -> AccountCreated:
+async def create_api_channel(
+    body: AccountIn, principal: AdminPrincipal, db: DB, request: Request
+) -> AccountCreated:
     async with db.transaction(principal.workspace_id) as session:
         account, secret = await service.create_account(session, "api", body.name)
     url = str(request.url_for("api_channel_inbound", public_id=account.public_id))
-    return AccountCreated.model_validate({**AccountOut.model_validate(account).model_dump(), "secret": secret, "inbound_url": url})
+    return AccountCreated.model_validate(
+        {**AccountOut.model_validate(account).model_dump(), "secret": secret, "inbound_url": url}
+    )
 
 
 @router.post(
@@ -80,9 +84,13 @@ async def api_channel_inbound(public_id: str, request: Request, response: Respon
     except signing.BadSignature as exc:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"bad signature: {exc}") from exc
     try:
-        inbound = InboundMessage.model_validate({**InboundBody.model_validate_json(body).model_dump(), "channel": "api"})
+        inbound = InboundMessage.model_validate(
+            {**InboundBody.model_validate_json(body).model_dump(), "channel": "api"}
+        )
     except ValidationError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.errors(include_url=False, include_input=False)) from exc
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, exc.errors(include_url=False, include_input=False)
+        ) from exc
     started = time.perf_counter()
     try:
         result = await conversations.ingest(db, account.workspace_id, inbound, account.id)

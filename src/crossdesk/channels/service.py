@@ -10,10 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crossdesk.channels.models import ChannelAccount
 
 
-async def create_account(session: AsyncSession, kind: str, name: str, config: dict[str, object] | None = None) -> tuple[ChannelAccount, str]:
+async def create_account(
+    session: AsyncSession, kind: str, name: str, config: dict[str, object] | None = None
+) -> tuple[ChannelAccount, str]:
     """Create a channel account; returns it and its secret (shown to the user once)."""
     secret = secrets.token_urlsafe(32)
-    account = ChannelAccount(kind=kind, name=name, public_id=secrets.token_urlsafe(16), secret=secret, config=config or {})
+    account = ChannelAccount(
+        kind=kind, name=name, public_id=secrets.token_urlsafe(16), secret=secret, config=config or {}
+    )
     session.add(account)
     await session.flush()
     return account, secret

@@ -30,7 +30,10 @@ ITEM_FIELDS = ("sku", "title", "quantity", "unit_price")
 
 class ImportFailed(ValueError):
     def __init__(self, errors: list[RowError]) -> None:
-        super().__init__(f"{len(errors)} invalid row(s): " + "; ".join(f"row {e.row} {e.field}: {e.message}" for e in errors[:5]))
+        super().__init__(
+            f"{len(errors)} invalid row(s): "
+            + "; ".join(f"row {e.row} {e.field}: {e.message}" for e in errors[:5])
+        )
         self.errors = errors
 
 
@@ -63,14 +66,18 @@ def _decode(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ImportFailed([RowError(row=0, field="-", message=f"file is not UTF-8 text ({exc.reason})")]) from exc
+        raise ImportFailed(
+            [RowError(row=0, field="-", message=f"file is not UTF-8 text ({exc.reason})")]
+        ) from exc
 
 
 def _json_records(text: str) -> Iterator[tuple[int, Any]]:
     try:
         records = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ImportFailed([RowError(row=0, field="-", message=f"invalid JSON: {exc.msg} at line {exc.lineno}")]) from exc
+        raise ImportFailed(
+            [RowError(row=0, field="-", message=f"invalid JSON: {exc.msg} at line {exc.lineno}")]
+        ) from exc
     if not isinstance(records, list):
         raise ImportFailed([RowError(row=0, field="-", message="a JSON import is an array of objects")])
     _check_size(len(records))
@@ -86,7 +93,9 @@ def _csv_rows(text: str, required: tuple[str, ...]) -> Iterator[tuple[int, dict[
     reader = csv.DictReader(io.StringIO(text, newline=""))
     missing = [c for c in required if c not in (reader.fieldnames or [])]
     if missing:
-        raise ImportFailed([RowError(row=0, field=c, message="column missing from the header") for c in missing])
+        raise ImportFailed(
+            [RowError(row=0, field=c, message="column missing from the header") for c in missing]
+        )
     for number, row in enumerate(reader, start=1):
         _check_size(number)
         yield number, {k: (v or "").strip() for k, v in row.items() if k is not None}
@@ -120,4 +129,3 @@ def _csv_orders(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
             orders[key] = (number, order)
         orders[key][1]["items"].append({f: row[f] for f in ITEM_FIELDS if row.get(f)})
     yield from orders.values()
-

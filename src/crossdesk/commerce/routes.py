@@ -31,7 +31,10 @@ async def list_products(
     responses={422: {"model": ImportReport, "description": "Invalid rows; nothing was stored."}},
 )
 async def import_file(
-    kind: Literal["products", "orders"], principal: AdminPrincipal, db: DB, file: Annotated[UploadFile, File()]
+    kind: Literal["products", "orders"],
+    principal: AdminPrincipal,
+    db: DB,
+    file: Annotated[UploadFile, File()],
 ) -> ImportReport | JSONResponse:
     """Import a CSV or JSON file of products or orders: all rows or none, errors naming row and field."""
     data = await file.read()
@@ -43,9 +46,13 @@ async def import_file(
     try:
         async with db.transaction(principal.workspace_id) as session:
             if kind == "products":
-                created, updated = await service.upsert_products(session, [r for r in rows if isinstance(r, ProductIn)])
+                created, updated = await service.upsert_products(
+                    session, [r for r in rows if isinstance(r, ProductIn)]
+                )
             else:
-                created, updated = await service.upsert_orders(session, [r for r in rows if isinstance(r, OrderIn)])
+                created, updated = await service.upsert_orders(
+                    session, [r for r in rows if isinstance(r, OrderIn)]
+                )
     except ValueError as exc:  # e.g. an unparseable customer phone number
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     return ImportReport(kind=kind, rows=len(rows), created=created, updated=updated)

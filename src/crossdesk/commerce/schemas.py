@@ -12,7 +12,9 @@ from crossdesk.commerce.money import Amount, Currency
 from crossdesk.conversations.schemas import SenderIn
 
 OrderStatus = Literal["pending", "paid", "fulfilled", "partially_fulfilled", "cancelled", "refunded"]
-ShipmentStatus = Literal["label_created", "in_transit", "out_for_delivery", "delivered", "exception", "returned"]
+ShipmentStatus = Literal[
+    "label_created", "in_transit", "out_for_delivery", "delivered", "exception", "returned"
+]
 
 
 class ProductIn(BaseModel):
@@ -132,7 +134,9 @@ class OrderOut(BaseModel):
 
 
 class RowError(BaseModel):
-    row: int = Field(description="1-based row (CSV: the data row after the header; JSON: the array index + 1).")
+    row: int = Field(
+        description="1-based row (CSV: the data row after the header; JSON: the array index + 1)."
+    )
     field: str
     message: str
 

@@ -18,7 +18,8 @@ Progress = Callable[[int], None]
 async def upsert_products(session: AsyncSession, rows: Sequence[ProductIn]) -> tuple[int, int]:
     """Create or update products by SKU; returns (created, updated)."""
     existing = {
-        p.sku: p for p in (await session.scalars(select(Product).where(Product.sku.in_([r.sku for r in rows])))).all()
+        p.sku: p
+        for p in (await session.scalars(select(Product).where(Product.sku.in_([r.sku for r in rows])))).all()
     }
     created = 0
     for row in rows:
@@ -37,7 +38,10 @@ async def upsert_products(session: AsyncSession, rows: Sequence[ProductIn]) -> t
 async def upsert_orders(session: AsyncSession, rows: Sequence[OrderIn]) -> tuple[int, int]:
     """Create or replace orders by their external id, linking each to its customer; (created, updated)."""
     ids = [r.external_id for r in rows]
-    existing = {o.external_id: o for o in (await session.scalars(select(Order).where(Order.external_id.in_(ids)))).all()}
+    existing = {
+        o.external_id: o
+        for o in (await session.scalars(select(Order).where(Order.external_id.in_(ids)))).all()
+    }
     skus = {i.sku for r in rows for i in r.items}
     products = {p.sku: p for p in (await session.scalars(select(Product).where(Product.sku.in_(skus)))).all()}
     created = 0
@@ -85,13 +89,20 @@ async def _fill_order(session: AsyncSession, order: Order, row: OrderIn) -> None
     customer_id = None
     if row.customer is not None:
         sender = row.customer
-        profile = customers.Profile(sender.name, sender.email, sender.phone, sender.country or row.country, sender.language)
+        profile = customers.Profile(
+            sender.name, sender.email, sender.phone, sender.country or row.country, sender.language
+        )
         keys = customers.identity_keys(profile, [(i.kind, i.value) for i in sender.identities])
         if keys:
             customer_id = (await customers.resolve(session, keys, profile)).id
     order.customer_id = customer_id
     order.channel, order.status, order.currency = row.channel, row.status, row.currency
-    order.subtotal, order.shipping, order.tax, order.total = row.subtotal, row.shipping, row.tax, row.computed_total
+    order.subtotal, order.shipping, order.tax, order.total = (
+        row.subtotal,
+        row.shipping,
+        row.tax,
+        row.computed_total,
+    )
     order.country, order.placed_at, order.shipping_address = row.country, row.placed_at, row.shipping_address
 
 
@@ -109,13 +120,20 @@ async def orders_of_customer(session: AsyncSession, customer_id: int, limit: int
     orders = list(
         (
             await session.scalars(
-                select(Order).where(Order.customer_id == customer_id).order_by(Order.placed_at.desc()).limit(limit)
+                select(Order)
+                .where(Order.customer_id == customer_id)
+                .order_by(Order.placed_at.desc())
+                .limit(limit)
             )
         ).all()
     )
     ids = [o.id for o in orders]
-    items = (await session.scalars(select(OrderItem).where(OrderItem.order_id.in_(ids)).order_by(OrderItem.id))).all()
-    shipments = (await session.scalars(select(Shipment).where(Shipment.order_id.in_(ids)).order_by(Shipment.id))).all()
+    items = (
+        await session.scalars(select(OrderItem).where(OrderItem.order_id.in_(ids)).order_by(OrderItem.id))
+    ).all()
+    shipments = (
+        await session.scalars(select(Shipment).where(Shipment.order_id.in_(ids)).order_by(Shipment.id))
+    ).all()
     return [
         OrderOut.model_validate(o).model_copy(
             update={

@@ -26,7 +26,9 @@ class Conversation(WorkspaceOwned, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(32))
-    channel_account_id: Mapped[int | None] = mapped_column(ForeignKey("channel_accounts.id", ondelete="SET NULL"))
+    channel_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("channel_accounts.id", ondelete="SET NULL")
+    )
     # The platform's own thread reference (e-mail thread, marketplace order thread), when it has one.
     thread_key: Mapped[str | None] = mapped_column(String(320))
     subject: Mapped[str | None] = mapped_column(String(500))
@@ -46,7 +48,10 @@ class Conversation(WorkspaceOwned, Base):
 
 class ConversationTag(WorkspaceOwned, Base):
     __tablename__ = "conversation_tags"
-    __table_args__ = (UniqueConstraint("conversation_id", "tag"), Index("ix_conversation_tags_tag", "workspace_id", "tag"))
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "tag"),
+        Index("ix_conversation_tags_tag", "workspace_id", "tag"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))

@@ -10,7 +10,15 @@ from pydantic import BaseModel
 from crossdesk.commerce import service as commerce
 from crossdesk.commerce.schemas import OrderOut
 from crossdesk.conversations import service
-from crossdesk.conversations.schemas import ConversationOut, ConversationPage, ConversationPatch, MessageOut, ReplyIn, Status, TypingIn
+from crossdesk.conversations.schemas import (
+    ConversationOut,
+    ConversationPage,
+    ConversationPatch,
+    MessageOut,
+    ReplyIn,
+    Status,
+    TypingIn,
+)
 from crossdesk.customers.routes import CustomerProfile, profile_of
 from crossdesk.realtime.service import append
 from crossdesk.workspaces.deps import DB, CurrentPrincipal
@@ -34,7 +42,9 @@ async def list_conversations(
     principal: CurrentPrincipal,
     db: DB,
     status_: Annotated[list[Status] | None, Query(alias="status")] = None,
-    assignee: Annotated[str | None, Query(pattern=r"^(me|none|\d{1,18})$", description="me, none or an agent id")] = None,
+    assignee: Annotated[
+        str | None, Query(pattern=r"^(me|none|\d{1,18})$", description="me, none or an agent id")
+    ] = None,
     channel: Annotated[str | None, Query(max_length=32)] = None,
     language: Annotated[str | None, Query(max_length=16)] = None,
     tag: Annotated[str | None, Query(max_length=64)] = None,
@@ -77,10 +87,14 @@ async def read_conversation(conversation_id: int, principal: CurrentPrincipal, d
         }
 
 
-async def _agent_message(conversation_id: int, body: ReplyIn, principal: CurrentPrincipal, db: DB, private: bool) -> dict[str, Any]:
+async def _agent_message(
+    conversation_id: int, body: ReplyIn, principal: CurrentPrincipal, db: DB, private: bool
+) -> dict[str, Any]:
     async with db.transaction(principal.workspace_id) as session:
         try:
-            return await service.add_agent_message(session, conversation_id, principal.agent_id, body.text, private=private)
+            return await service.add_agent_message(
+                session, conversation_id, principal.agent_id, body.text, private=private
+            )
         except service.NotFound as exc:
             raise not_found(exc) from exc
 
@@ -91,12 +105,16 @@ async def reply(conversation_id: int, body: ReplyIn, principal: CurrentPrincipal
 
 
 @router.post("/{conversation_id}/notes", response_model=MessageOut, status_code=status.HTTP_201_CREATED)
-async def add_note(conversation_id: int, body: ReplyIn, principal: CurrentPrincipal, db: DB) -> dict[str, Any]:
+async def add_note(
+    conversation_id: int, body: ReplyIn, principal: CurrentPrincipal, db: DB
+) -> dict[str, Any]:
     return await _agent_message(conversation_id, body, principal, db, private=True)
 
 
 @router.patch("/{conversation_id}", response_model=ConversationOut)
-async def update_conversation(conversation_id: int, body: ConversationPatch, principal: CurrentPrincipal, db: DB) -> dict[str, Any]:
+async def update_conversation(
+    conversation_id: int, body: ConversationPatch, principal: CurrentPrincipal, db: DB
+) -> dict[str, Any]:
     """Assign (``assignee_id``), change ``status`` / ``priority`` / ``tags``, or snooze until a time."""
     async with db.transaction(principal.workspace_id) as session:
         try:
@@ -108,13 +126,19 @@ async def update_conversation(conversation_id: int, body: ConversationPatch, pri
 
 
 @router.post("/{conversation_id}/typing", status_code=status.HTTP_202_ACCEPTED)
-async def typing(conversation_id: int, body: TypingIn, principal: CurrentPrincipal, db: DB) -> dict[str, bool]:
-    """Tell the other agents that this agent is (or stopped) typing here; clients send it at most every few s."""
+async def typing(
+    conversation_id: int, body: TypingIn, principal: CurrentPrincipal, db: DB
+) -> dict[str, bool]:
+    """Tell the other agents that this agent is (or stopped) typing here; send it at most every few s."""
     async with db.transaction(principal.workspace_id) as session:
         try:
             await service.get_conversation(session, conversation_id)
         except service.NotFound as exc:
             raise not_found(exc) from exc
-        event = {"conversation_id": conversation_id, "agent_id": principal.agent_id, "is_typing": body.is_typing}
+        event = {
+            "conversation_id": conversation_id,
+            "agent_id": principal.agent_id,
+            "is_typing": body.is_typing,
+        }
         append(session, "typing", event)
     return {"ok": True}

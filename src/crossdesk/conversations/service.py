@@ -50,12 +50,16 @@ async def ingest(
     raise AssertionError("unreachable")
 
 
-async def _ingest_once(session: AsyncSession, inbound: InboundMessage, account_id: int | None) -> IngestResult:
+async def _ingest_once(
+    session: AsyncSession, inbound: InboundMessage, account_id: int | None
+) -> IngestResult:
     existing = (
         await session.execute(
             select(Message.id, Message.conversation_id, Conversation.customer_id)
             .join(Conversation, Conversation.id == Message.conversation_id)
-            .where(Message.channel == inbound.channel, Message.platform_message_id == inbound.platform_message_id)
+            .where(
+                Message.channel == inbound.channel, Message.platform_message_id == inbound.platform_message_id
+            )
         )
     ).first()
     if existing is not None:
@@ -116,9 +120,13 @@ async def _ingest_once(session: AsyncSession, inbound: InboundMessage, account_i
     )
 
 
-async def _open_conversation(session: AsyncSession, customer_id: int, inbound: InboundMessage) -> Conversation | None:
+async def _open_conversation(
+    session: AsyncSession, customer_id: int, inbound: InboundMessage
+) -> Conversation | None:
     """The conversation a new message belongs to: its platform thread, else the customer's open one there."""
-    stmt = select(Conversation).where(Conversation.channel == inbound.channel, Conversation.status != "resolved")
+    stmt = select(Conversation).where(
+        Conversation.channel == inbound.channel, Conversation.status != "resolved"
+    )
     if inbound.thread_key:
         stmt = stmt.where(Conversation.thread_key == inbound.thread_key)
     else:
@@ -187,7 +195,7 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
         raise ValueError("invalid cursor") from exc
 
 
-def _filtered(flt: ConversationFilter) -> Select[tuple[Conversation]]:
+def _filtered(flt: ConversationFilter) -> Select[Conversation]:
     clauses: list[ColumnElement[bool]] = []
     if flt.status:
         clauses.append(Conversation.status.in_(flt.status))
@@ -203,7 +211,9 @@ def _filtered(flt: ConversationFilter) -> Select[tuple[Conversation]]:
         if value is not None:
             clauses.append(column == value)
     if flt.tag is not None:
-        clauses.append(Conversation.id.in_(select(ConversationTag.conversation_id).where(ConversationTag.tag == flt.tag)))
+        clauses.append(
+            Conversation.id.in_(select(ConversationTag.conversation_id).where(ConversationTag.tag == flt.tag))
+        )
     return select(Conversation).where(*clauses)
 
 
@@ -215,10 +225,17 @@ async def list_conversations(
     if cursor:
         at, ident = _decode_cursor(cursor)
         stmt = stmt.where(
-            or_(Conversation.last_message_at < at, and_(Conversation.last_message_at == at, Conversation.id < ident))
+            or_(
+                Conversation.last_message_at < at,
+                and_(Conversation.last_message_at == at, Conversation.id < ident),
+            )
         )
     rows = list(
-        (await session.scalars(stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit + 1))).all()
+        (
+            await session.scalars(
+                stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit + 1)
+            )
+        ).all()
     )
     page, more = rows[:limit], len(rows) > limit
     tags = await tags_of(session, [c.id for c in page])
@@ -232,7 +249,9 @@ async def get_conversation(session: AsyncSession, conversation_id: int) -> Conve
     return conversation
 
 
-async def messages_of(session: AsyncSession, conversation_id: int, include_private: bool = True) -> list[Message]:
+async def messages_of(
+    session: AsyncSession, conversation_id: int, include_private: bool = True
+) -> list[Message]:
     stmt = select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
     if not include_private:
         stmt = stmt.where(Message.is_private.is_(False))
@@ -269,13 +288,15 @@ async def add_agent_message(
     return out
 
 
-async def update_conversation(session: AsyncSession, conversation_id: int, patch: ConversationPatch) -> dict[str, Any]:
+async def update_conversation(
+    session: AsyncSession, conversation_id: int, patch: ConversationPatch
+) -> dict[str, Any]:
     conversation = await get_conversation(session, conversation_id)
     changes = patch.model_dump(exclude_unset=True)
     now = utcnow()
-    if "assignee_id" in changes and changes["assignee_id"] is not None:
-        if await workspaces.get_agent(session, changes["assignee_id"]) is None:
-            raise NotFound(f"agent {changes['assignee_id']} not found")
+    assignee = changes.get("assignee_id")
+    if assignee is not None and await workspaces.get_agent(session, assignee) is None:
+        raise NotFound(f"agent {assignee} not found")
     if changes.get("status") == "snoozed" and not patch.snoozed_until:
         raise ValueError("snoozing needs snoozed_until")
     for name in ("status", "priority", "assignee_id", "snoozed_until"):
@@ -286,8 +307,12 @@ async def update_conversation(session: AsyncSession, conversation_id: int, patch
         if patch.status != "snoozed":
             conversation.snoozed_until = None
     if patch.tags is not None:
-        await session.execute(delete(ConversationTag).where(ConversationTag.conversation_id == conversation.id))
-        session.add_all(ConversationTag(conversation_id=conversation.id, tag=t) for t in dict.fromkeys(patch.tags))
+        await session.execute(
+            delete(ConversationTag).where(ConversationTag.conversation_id == conversation.id)
+        )
+        session.add_all(
+            ConversationTag(conversation_id=conversation.id, tag=t) for t in dict.fromkeys(patch.tags)
+        )
     conversation.updated_at = now
     await session.flush()
     out = conversation_out(conversation, await tags_of(session, [conversation.id]))

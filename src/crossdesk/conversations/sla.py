@@ -30,7 +30,9 @@ def parse_hours(hours: dict[str, Any]) -> dict[int, list[tuple[dt.time, dt.time]
     return parsed
 
 
-def add_business_minutes(start: dt.datetime, minutes: int, hours: dict[str, Any], timezone: str) -> dt.datetime:
+def add_business_minutes(
+    start: dt.datetime, minutes: int, hours: dict[str, Any], timezone: str
+) -> dt.datetime:
     """The moment ``minutes`` of business time after ``start`` (aware); 24/7 when no hours are set."""
     if start.tzinfo is None:
         raise ValueError("start must be timezone-aware")

@@ -101,21 +101,29 @@ async def get(session: AsyncSession, customer_id: int) -> Customer | None:
 
 
 async def identities_of(session: AsyncSession, customer_id: int) -> list[CustomerIdentity]:
-    stmt = select(CustomerIdentity).where(CustomerIdentity.customer_id == customer_id).order_by(CustomerIdentity.id)
+    stmt = (
+        select(CustomerIdentity)
+        .where(CustomerIdentity.customer_id == customer_id)
+        .order_by(CustomerIdentity.id)
+    )
     return list((await session.scalars(stmt)).all())
 
 
 async def search(session: AsyncSession, query: str, limit: int = 50) -> list[Customer]:
     query = query.strip()
-    matching = select(CustomerIdentity.customer_id).where(CustomerIdentity.value.icontains(query, autoescape=True))
+    matching = select(CustomerIdentity.customer_id).where(
+        CustomerIdentity.value.icontains(query, autoescape=True)
+    )
     stmt = (
         select(Customer)
         .where(Customer.merged_into_id.is_(None))
-        .where(or_(
+        .where(
+            or_(
                 Customer.name.icontains(query, autoescape=True),
                 Customer.email.icontains(query, autoescape=True),
                 Customer.id.in_(matching),
-            ))
+            )
+        )
         .order_by(Customer.id.desc())
         .limit(limit)
     )

@@ -6,7 +6,9 @@ HTTP_REQUESTS = Counter("crossdesk_http_requests_total", "HTTP requests", ["meth
 HTTP_LATENCY = Histogram("crossdesk_http_request_seconds", "HTTP request latency", ["method", "route"])
 INGESTED = Counter("crossdesk_ingested_messages_total", "Inbound messages ingested", ["channel", "result"])
 INGEST_LATENCY = Histogram(
-    "crossdesk_ingest_seconds", "Ingest transaction latency", buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
+    "crossdesk_ingest_seconds",
+    "Ingest transaction latency",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
 )
 SOCKETS = Gauge("crossdesk_connected_sockets", "Agent WebSockets connected to this process")
 EVENT_LAG = Histogram(

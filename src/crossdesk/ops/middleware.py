@@ -28,7 +28,11 @@ class BodyLimit:
         too_large = HTTPException(413, f"request body over {self.max_bytes} bytes")
         for name, value in scope["headers"]:
             if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
-                await _send_json_error(send, 413 if value.isdigit() else 400, too_large.detail if value.isdigit() else "bad Content-Length")
+                await _send_json_error(
+                    send,
+                    413 if value.isdigit() else 400,
+                    too_large.detail if value.isdigit() else "bad Content-Length",
+                )
                 return
         seen = 0
 

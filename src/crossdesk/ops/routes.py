@@ -32,7 +32,9 @@ async def readyz(db: DB, request: Request) -> JSONResponse:
     if hasattr(bus, "ping"):
         checks["redis"] = "ok" if await bus.ping() else "error"
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503)
+    return JSONResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503
+    )
 
 
 @router.get("/metrics")

@@ -95,5 +95,3 @@ class RedisBus:
 
 def make_bus(redis_url: str | None) -> Bus:
     return RedisBus(redis_url) if redis_url else MemoryBus()
-
-

@@ -45,7 +45,13 @@ async def write_pending(session: AsyncSession) -> None:
     await session.execute(
         insert(Event),
         [
-            {"workspace_id": workspace_id, "seq": e["seq"], "type": e["type"], "payload": e["data"], "created_at": now}
+            {
+                "workspace_id": workspace_id,
+                "seq": e["seq"],
+                "type": e["type"],
+                "payload": e["data"],
+                "created_at": now,
+            }
             for e in events
         ],
     )
@@ -62,7 +68,9 @@ def to_wire(event: Event) -> dict[str, Any]:
     }
 
 
-async def events_after(session: AsyncSession, after: int, limit: int, upto: int | None = None) -> list[dict[str, Any]]:
+async def events_after(
+    session: AsyncSession, after: int, limit: int, upto: int | None = None
+) -> list[dict[str, Any]]:
     stmt = select(Event).where(Event.seq > after).order_by(Event.seq).limit(limit)
     if upto is not None:
         stmt = stmt.where(Event.seq <= upto)

@@ -58,10 +58,17 @@ async def login_submit(
 
 
 @router.post("/logout")
-async def logout_submit(request: Request, db: DB, csrf_token: Annotated[str, Form(max_length=100)]) -> Response:
+async def logout_submit(
+    request: Request, db: DB, csrf_token: Annotated[str, Form(max_length=100)]
+) -> Response:
     principal = await principal_of(request)
     token = request.cookies.get(SESSION_COOKIE)
-    if principal and token and principal.csrf_token and secrets.compare_digest(principal.csrf_token, csrf_token):
+    if (
+        principal
+        and token
+        and principal.csrf_token
+        and secrets.compare_digest(principal.csrf_token, csrf_token)
+    ):
         async with db.transaction(principal.workspace_id) as session:
             await workspaces.end_login_session(session, token)
     response = RedirectResponse("/login", status_code=303)
@@ -80,5 +87,10 @@ async def home(request: Request, db: DB) -> Response:
         items, _ = await conversations.list_conversations(
             session, conversations.ConversationFilter(status=["open", "pending"]), None, 50
         )
-    context = {"workspace": workspace, "agent": agent, "conversations": items, "csrf_token": principal.csrf_token}
+    context = {
+        "workspace": workspace,
+        "agent": agent,
+        "conversations": items,
+        "csrf_token": principal.csrf_token,
+    }
     return templates.TemplateResponse(request, "home.html", context)

@@ -7,7 +7,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,7 +15,7 @@ from crossdesk.db import utcnow
 from crossdesk.workspaces.models import ROLES, Agent, ApiToken, LoginSession, Workspace
 from crossdesk.workspaces.security import hash_password, new_token, token_digest, verify_password
 
-API_TOKEN_PREFIX = "cdk_"
+API_TOKEN_PREFIX = "cdk_"  # noqa: S105 - a public prefix, not a secret
 
 
 class Conflict(ValueError):
@@ -44,7 +44,11 @@ async def create_workspace(session: AsyncSession, name: str, **fields: object) -
     """Create a workspace (system session) with a slug derived from its name, made unique."""
     base = slugify(name)
     taken = set((await session.scalars(select(Workspace.slug).where(Workspace.slug.like(f"{base}%")))).all())
-    slug = base if base not in taken else next(f"{base}-{i}" for i in range(2, 10_000) if f"{base}-{i}" not in taken)
+    slug = (
+        base
+        if base not in taken
+        else next(f"{base}-{i}" for i in range(2, 10_000) if f"{base}-{i}" not in taken)
+    )
     workspace = Workspace(name=name, slug=slug, **fields)
     session.add(workspace)
     await session.flush()
@@ -88,7 +92,7 @@ async def create_agent(
     return agent
 
 
-def _agent_by_email(email: str):  # type: ignore[no-untyped-def]
+def _agent_by_email(email: str) -> Select[Agent]:
     return select(Agent).where(Agent.email == email.strip().lower())
 
 
@@ -172,7 +176,9 @@ async def list_api_tokens(session: AsyncSession) -> list[ApiToken]:
 
 async def revoke_api_token(session: AsyncSession, token_id: int) -> bool:
     result = await session.execute(
-        update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+        update(ApiToken)
+        .where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
