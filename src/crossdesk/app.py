@@ -13,9 +13,11 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from crossdesk import __version__
+from crossdesk.channels.outbox import OutboxWorker
 from crossdesk.channels.routes import router as channels_router
 from crossdesk.commerce.routes import router as commerce_router
 from crossdesk.config import Settings, get_settings
+from crossdesk.conversations import service as conversations
 from crossdesk.conversations.routes import router as conversations_router
 from crossdesk.customers.routes import router as customers_router
 from crossdesk.db import Database
@@ -55,6 +57,12 @@ async def _prune_forever(db: Database, keep: int) -> None:
         await asyncio.sleep(PRUNE_EVERY_S)
 
 
+def _queued_reply(event: dict[str, Any]) -> bool:
+    return event["type"] == "message.created" and bool(
+        event["data"]["message"].get("delivery_state") == "queued"
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -64,16 +72,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         bus = make_bus(settings.redis_url)
         hub = _hub_for(db, settings.event_retention)
         await bus.start(hub)
-        db.publish = bus.publish
+        worker = OutboxWorker(db, conversations.outbound_payload, conversations.set_delivery_state)
+
+        async def publish(committed: list[dict[str, Any]]) -> None:
+            await bus.publish(committed)
+            if any(_queued_reply(e) for e in committed):
+                worker.wake()
+
+        db.publish = publish
         app.state.db, app.state.bus, app.state.hub, app.state.settings = db, bus, hub, settings
+        sender = asyncio.create_task(worker.run())
         # Keep far more than a reconnecting client may replay, for audit and the HTTP event feed.
         pruner = asyncio.create_task(_prune_forever(db, settings.event_retention * 20))
         try:
             yield
         finally:
-            pruner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pruner
+            for task in (pruner, sender):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await worker.close()
             await bus.close()
             await db.dispose()
 

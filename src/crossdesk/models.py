@@ -1,6 +1,6 @@
 """Imports every domain's tables so that the metadata (and Alembic) sees them all."""
 
-from crossdesk.channels.models import ChannelAccount
+from crossdesk.channels.models import ChannelAccount, OutboxItem
 from crossdesk.commerce.models import Order, OrderItem, Product, Shipment
 from crossdesk.conversations.models import Conversation, ConversationTag, Message
 from crossdesk.customers.models import Customer, CustomerIdentity
@@ -22,6 +22,7 @@ __all__ = [
     "Message",
     "Order",
     "OrderItem",
+    "OutboxItem",
     "Product",
     "Shipment",
     "Workspace",

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
 
 from crossdesk.channels import service, signing
 from crossdesk.conversations import service as conversations
@@ -20,6 +21,15 @@ router = APIRouter(prefix="/api/v1/channels", tags=["channels"])
 
 class AccountIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
+    webhook_url: HttpUrl | None = Field(None, description="Where replies are posted (signed), if anywhere.")
+
+
+class AccountPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    webhook_url: HttpUrl | None = None
+    is_active: bool | None = None
 
 
 class AccountOut(BaseModel):
@@ -30,6 +40,7 @@ class AccountOut(BaseModel):
     name: str
     public_id: str
     is_active: bool
+    config: dict[str, Any]
     created_at: dt.datetime
 
 
@@ -49,11 +60,24 @@ async def create_api_channel(
     body: AccountIn, principal: AdminPrincipal, db: DB, request: Request
 ) -> AccountCreated:
     async with db.transaction(principal.workspace_id) as session:
-        account, secret = await service.create_account(session, "api", body.name)
+        config = {"webhook_url": str(body.webhook_url)} if body.webhook_url else {}
+        account, secret = await service.create_account(session, "api", body.name, config)
     url = str(request.url_for("api_channel_inbound", public_id=account.public_id))
     return AccountCreated.model_validate(
         {**AccountOut.model_validate(account).model_dump(), "secret": secret, "inbound_url": url}
     )
+
+
+@router.patch("/{account_id}", response_model=AccountOut)
+async def update_account(
+    account_id: int, body: AccountPatch, principal: AdminPrincipal, db: DB
+) -> AccountOut:
+    changes = body.model_dump(exclude_unset=True, mode="json")
+    async with db.transaction(principal.workspace_id) as session:
+        account = await service.update_account(session, account_id, changes)
+        if account is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"channel {account_id} not found")
+        return AccountOut.model_validate(account)
 
 
 @router.post(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +12,7 @@ from crossdesk.channels.models import ChannelAccount
 
 
 async def create_account(
-    session: AsyncSession, kind: str, name: str, config: dict[str, object] | None = None
+    session: AsyncSession, kind: str, name: str, config: dict[str, Any] | None = None
 ) -> tuple[ChannelAccount, str]:
     """Create a channel account; returns it and its secret (shown to the user once)."""
     secret = secrets.token_urlsafe(32)
@@ -33,3 +34,17 @@ async def find_by_public_id(session: AsyncSession, kind: str, public_id: str) ->
 
 async def list_accounts(session: AsyncSession) -> list[ChannelAccount]:
     return list((await session.scalars(select(ChannelAccount).order_by(ChannelAccount.id))).all())
+
+
+async def update_account(
+    session: AsyncSession, account_id: int, changes: dict[str, Any]
+) -> ChannelAccount | None:
+    account = await session.get(ChannelAccount, account_id)
+    if account is None:
+        return None
+    if "webhook_url" in changes:
+        account.config = {**account.config, "webhook_url": changes.pop("webhook_url")}
+    for name, value in changes.items():
+        setattr(account, name, value)
+    await session.flush()
+    return account

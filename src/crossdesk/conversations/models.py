@@ -76,5 +76,7 @@ class Message(WorkspaceOwned, Base):
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     platform_message_id: Mapped[str | None] = mapped_column(String(320))
     is_private: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Outbound only: queued, sent, failed or dead (see channels.outbox); None where nothing is sent.
+    delivery_state: Mapped[str | None] = mapped_column(String(16))
     sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -78,6 +78,7 @@ class MessageOut(BaseModel):
     attachments: list[dict[str, Any]]
     platform_message_id: str | None
     is_private: bool
+    delivery_state: str | None
     sent_at: dt.datetime
     created_at: dt.datetime
 

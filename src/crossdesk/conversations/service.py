@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Select, and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crossdesk.channels import outbox
 from crossdesk.conversations.models import Conversation, ConversationTag, Message
 from crossdesk.conversations.schemas import (
     ConversationOut,
@@ -280,8 +281,12 @@ async def add_agent_message(
         conversation.first_response_at = conversation.first_response_at or now
         conversation.next_response_due_at = None
         conversation.last_message_at = now
+        if await outbox.can_send(session, conversation.channel_account_id):
+            message.delivery_state = "queued"
     conversation.updated_at = now
     await session.flush()
+    if message.delivery_state == "queued":
+        await outbox.enqueue(session, message.id, conversation.channel_account_id)  # type: ignore[arg-type]
     out = message_out(message)
     conv = conversation_out(conversation, await tags_of(session, [conversation.id]))
     append(session, "message.created", {"message": out, "conversation": conv})
@@ -318,3 +323,33 @@ async def update_conversation(
     out = conversation_out(conversation, await tags_of(session, [conversation.id]))
     append(session, "conversation.updated", {"conversation": out, "changed": sorted(changes)})
     return out
+
+
+async def outbound_payload(session: AsyncSession, message_id: int) -> dict[str, Any]:
+    """What a channel sender needs to deliver a reply: the message, its thread and the buyer's identities."""
+    message = await session.get_one(Message, message_id)
+    conversation = await get_conversation(session, message.conversation_id)
+    customer = await customers.get(session, conversation.customer_id)
+    identities = await customers.identities_of(session, conversation.customer_id)
+    return {
+        "event": "message.outbound",
+        "message": message_out(message),
+        "conversation": {
+            "id": conversation.id,
+            "thread_key": conversation.thread_key,
+            "subject": conversation.subject,
+        },
+        "customer": {
+            "id": conversation.customer_id,
+            "name": customer.name if customer else None,
+            "identities": [{"kind": i.kind, "value": i.value} for i in identities],
+        },
+    }
+
+
+async def set_delivery_state(session: AsyncSession, message_id: int, state: str) -> None:
+    """Record how a reply's delivery went and tell the agents."""
+    message = await session.get_one(Message, message_id)
+    message.delivery_state = state
+    await session.flush()
+    append(session, "message.updated", {"message": message_out(message)})

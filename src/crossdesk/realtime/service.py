@@ -21,6 +21,7 @@ EVENT_TYPES = (
     "conversation.created",
     "conversation.updated",
     "message.created",
+    "message.updated",
     "typing",
     "presence",
 )

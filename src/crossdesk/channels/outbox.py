@@ -1,0 +1,172 @@
+"""The outbox: replies leave through a table, so a crash between commit and send loses nothing.
+
+A reply and its outbox row are written in one transaction. A worker in every server process claims due rows
+with a conditional UPDATE (safe with several processes: a row another worker claimed no longer matches),
+hands each to its channel's sender, and records the outcome: sent; failed, retried with exponential backoff;
+or dead (a permanent refusal, or too many attempts). A worker that dies mid-send leaves a lease that expires,
+and the row is sent again: senders pass an idempotency key so the platform can drop the repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crossdesk.channels.models import ChannelAccount, OutboxItem
+from crossdesk.channels.senders import SENDERS, PermanentError
+from crossdesk.db import Database, utcnow
+from crossdesk.ops import metrics
+
+log = logging.getLogger(__name__)
+Payload = Callable[[AsyncSession, int], Awaitable[dict[str, Any]]]
+SetState = Callable[[AsyncSession, int, str], Awaitable[None]]
+
+
+async def can_send(session: AsyncSession, account_id: int | None) -> bool:
+    """Whether replies in conversations of this account are sent out (the account has a sender set up)."""
+    account = await session.get(ChannelAccount, account_id) if account_id is not None else None
+    if account is None or not account.is_active:
+        return False
+    sender = SENDERS.get(account.kind)
+    return sender is not None and sender.ready(account)
+
+
+async def enqueue(session: AsyncSession, message_id: int, account_id: int) -> None:
+    session.add(OutboxItem(message_id=message_id, channel_account_id=account_id))
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    workspace_id: int
+    message_id: int
+    account_id: int
+    attempts: int
+
+
+def _due(now: dt.datetime) -> Any:
+    waiting = and_(OutboxItem.state.in_(("queued", "failed")), OutboxItem.next_attempt_at <= now)
+    abandoned = and_(OutboxItem.state == "sending", OutboxItem.lease_until < now)
+    return or_(waiting, abandoned)
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        db: Database,
+        payload: Payload,
+        set_state: SetState,
+        *,
+        batch: int = 20,
+        poll_s: float = 1.0,
+        max_attempts: int = 8,
+        lease_s: int = 60,
+    ) -> None:
+        self.db, self.payload, self.set_state = db, payload, set_state
+        self.batch, self.poll_s, self.max_attempts, self.lease_s = batch, poll_s, max_attempts, lease_s
+        self._wake = asyncio.Event()
+        self.client = httpx.AsyncClient(timeout=10)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                if await self.run_once():
+                    continue
+            except Exception:  # the worker must outlive a database hiccup; the next round retries
+                log.exception("outbox round failed")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+
+    async def run_once(self) -> int:
+        claimed = await self._claim()
+        await asyncio.gather(*(self._deliver(item) for item in claimed))
+        await self._measure_depth()
+        return len(claimed)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def _claim(self) -> list[Claimed]:
+        now = utcnow()
+        due_ids = select(OutboxItem.id).where(_due(now)).order_by(OutboxItem.id).limit(self.batch)
+        stmt = (
+            update(OutboxItem)
+            .where(OutboxItem.id.in_(due_ids), _due(now))
+            .values(
+                state="sending",
+                lease_until=now + dt.timedelta(seconds=self.lease_s),
+                attempts=OutboxItem.attempts + 1,
+            )
+            .returning(
+                OutboxItem.id,
+                OutboxItem.workspace_id,
+                OutboxItem.message_id,
+                OutboxItem.channel_account_id,
+                OutboxItem.attempts,
+            )
+        )
+        async with self.db.transaction(system=True) as session:
+            rows = (await session.execute(stmt)).all()
+        return [Claimed(*row) for row in rows]
+
+    async def _deliver(self, item: Claimed) -> None:
+        async with self.db.transaction(item.workspace_id) as session:
+            account = await session.get_one(ChannelAccount, item.account_id)
+            payload = await self.payload(session, item.message_id)
+        error: str | None = None
+        permanent = False
+        try:
+            await SENDERS[account.kind].send(
+                self.client, account, payload, f"crossdesk-message-{item.message_id}"
+            )
+        except PermanentError as exc:
+            error, permanent = str(exc), True
+        except (httpx.HTTPError, OSError, ValueError) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        await self._record(item, error, permanent)
+
+    async def _record(self, item: Claimed, error: str | None, permanent: bool) -> None:
+        now = utcnow()
+        if error is None:
+            values: dict[str, Any] = {"state": "sent", "sent_at": now, "last_error": None}
+        elif permanent or item.attempts >= self.max_attempts:
+            values = {"state": "dead", "last_error": error[:500]}
+        else:
+            delay = min(2**item.attempts, 300) * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not crypto
+            values = {
+                "state": "failed",
+                "last_error": error[:500],
+                "next_attempt_at": now + dt.timedelta(seconds=delay),
+            }
+        log.info(
+            "outbox delivery",
+            extra={"outbox_id": item.id, "state": values["state"], "attempt": item.attempts},
+        )
+        async with self.db.transaction(item.workspace_id) as session:
+            await session.execute(
+                update(OutboxItem).where(OutboxItem.id == item.id).values(lease_until=None, **values)
+            )
+            await self.set_state(session, item.message_id, values["state"])
+
+    async def _measure_depth(self) -> None:
+        async with self.db.transaction(system=True) as session:
+            depth = await session.scalar(
+                select(func.count())
+                .select_from(OutboxItem)
+                .where(OutboxItem.state.in_(("queued", "sending", "failed")))
+            )
+        metrics.OUTBOX_DEPTH.set(depth or 0)
