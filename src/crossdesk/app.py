@@ -37,11 +37,11 @@ PRUNE_EVERY_S = 3600
 
 def _hub_for(db: Database, retention: int) -> Hub:
     async def fetch(workspace_id: int, after: int, upto: int) -> list[dict[str, Any]]:
-        async with db.transaction(workspace_id) as session:
+        async with db.transaction(workspace_id, readonly=True) as session:
             return await events.events_after(session, after, upto - after, upto)
 
     async def head(workspace_id: int) -> tuple[int, int | None]:
-        async with db.transaction(workspace_id) as session:
+        async with db.transaction(workspace_id, readonly=True) as session:
             return await workspaces.current_event_seq(session, workspace_id), await events.oldest_seq(session)
 
     return Hub(fetch, head, retention)
@@ -49,7 +49,7 @@ def _hub_for(db: Database, retention: int) -> Hub:
 
 async def _prune_forever(db: Database, keep: int) -> None:
     while True:
-        async with db.transaction(system=True) as session:
+        async with db.transaction(system=True, readonly=True) as session:
             ids = await workspaces.all_workspace_ids(session)
         for workspace_id in ids:
             async with db.transaction(workspace_id) as session:

@@ -141,12 +141,35 @@ event.listen(Session, "do_orm_execute", _scope_queries)
 event.listen(Session, "before_flush", _stamp_new_rows)
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: object) -> None:
-    cur = dbapi_conn.cursor()
-    # WAL lets readers run beside the one writer; NORMAL is durable across process crashes in WAL mode.
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000", "foreign_keys=ON"):
-        cur.execute(f"PRAGMA {pragma}")
-    cur.close()
+def _sqlite_engine(url: str, echo: bool, *, writer: bool) -> AsyncEngine:
+    """SQLite allows one writer at a time. Rather than let transactions discover that by failing to upgrade
+    a read lock (SQLITE_BUSY, then sleeping in the busy handler), every write transaction of this process
+    goes through a one-connection pool (an in-process queue) and takes the write lock up front with
+    BEGIN IMMEDIATE; other processes wait for it through busy_timeout. Reads use their own pool, in WAL
+    mode never blocked by the writer. This is the recipe of SQLAlchemy's aiosqlite documentation."""
+    engine = create_async_engine(
+        url,
+        echo=echo,
+        pool_size=1 if writer else 8,
+        max_overflow=0 if writer else 8,
+        pool_timeout=120,
+        connect_args={"timeout": 30},
+    )
+
+    def on_connect(dbapi_conn: Any, _record: object) -> None:
+        dbapi_conn.isolation_level = None  # the driver must not BEGIN on its own; on_begin does
+        cur = dbapi_conn.cursor()
+        # WAL: readers run beside the writer; NORMAL is durable across process crashes in WAL mode.
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000", "foreign_keys=ON"):
+            cur.execute(f"PRAGMA {pragma}")
+        cur.close()
+
+    def on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+    event.listen(engine.sync_engine, "connect", on_connect)
+    event.listen(engine.sync_engine, "begin", on_begin)
+    return engine
 
 
 Publisher = Callable[[list[dict[str, Any]]], Awaitable[None]]
@@ -157,37 +180,42 @@ async def _no_publisher(_events: list[dict[str, Any]]) -> None:
 
 
 class Database:
-    """One engine and its sessions; ``publish`` receives each committed transaction's events."""
+    """The engines and their sessions; ``publish`` receives each committed transaction's events."""
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
-            kwargs["connect_args"] = {"timeout": 30}
+            self.engine = _sqlite_engine(url, echo, writer=True)
+            self.read_engine = _sqlite_engine(url, echo, writer=False)
         else:
-            kwargs.update(pool_size=20, max_overflow=20, pool_pre_ping=True)
-        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
-        if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            self.engine = create_async_engine(
+                url, echo=echo, pool_size=20, max_overflow=20, pool_pre_ping=True
+            )
+            self.read_engine = self.engine
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self.publish: Publisher = _no_publisher
 
     @asynccontextmanager
     async def transaction(
-        self, workspace_id: int | None = None, *, system: bool = False
+        self, workspace_id: int | None = None, *, system: bool = False, readonly: bool = False
     ) -> AsyncIterator[AsyncSession]:
         """A session scoped to one workspace (or a system session), committed on success.
 
         Events appended with ``crossdesk.realtime.service.append`` are published only after the commit.
+        ``readonly`` transactions must not write; on SQLite they do not wait for the writer.
         """
         if workspace_id is None and not system:
             raise ScopeError("a transaction needs a workspace or system=True")
-        async with self.sessions() as session:
+        maker = self.read_sessions if readonly else self.sessions
+        async with maker() as session:
             session.info.update(workspace_id=workspace_id, system=system, events=[])
             try:
                 yield session
                 if session.info["events"]:
+                    if readonly:
+                        raise ScopeError("events appended in a read-only transaction")
                     from crossdesk.realtime.service import write_pending  # the log sits on top of db
 
                     await write_pending(session)
@@ -201,6 +229,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -124,7 +124,7 @@ class OutboxWorker:
         return [Claimed(*row) for row in rows]
 
     async def _deliver(self, item: Claimed) -> None:
-        async with self.db.transaction(item.workspace_id) as session:
+        async with self.db.transaction(item.workspace_id, readonly=True) as session:
             account = await session.get_one(ChannelAccount, item.account_id)
             payload = await self.payload(session, item.message_id)
         error: str | None = None
@@ -163,7 +163,7 @@ class OutboxWorker:
             await self.set_state(session, item.message_id, values["state"])
 
     async def _measure_depth(self) -> None:
-        async with self.db.transaction(system=True) as session:
+        async with self.db.transaction(system=True, readonly=True) as session:
             depth = await session.scalar(
                 select(func.count())
                 .select_from(OutboxItem)

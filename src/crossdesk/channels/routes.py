@@ -51,7 +51,7 @@ class AccountCreated(AccountOut):
 
 @router.get("", response_model=list[AccountOut])
 async def list_accounts(principal: AdminPrincipal, db: DB) -> list[AccountOut]:
-    async with db.transaction(principal.workspace_id) as session:
+    async with db.transaction(principal.workspace_id, readonly=True) as session:
         return [AccountOut.model_validate(a) for a in await service.list_accounts(session)]
 
 
@@ -93,7 +93,7 @@ async def api_channel_inbound(public_id: str, request: Request, response: Respon
     Answered only once the message is committed; the same ``platform_message_id`` is stored once.
     """
     body = await request.body()
-    async with db.transaction(system=True) as session:
+    async with db.transaction(system=True, readonly=True) as session:
         account = await service.find_by_public_id(session, "api", public_id)
     if account is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown channel")

@@ -63,7 +63,7 @@ async def list_conversations(
         flt.assignee_id = principal.agent_id
     elif assignee is not None:
         flt.assignee_id = int(assignee)
-    async with db.transaction(principal.workspace_id) as session:
+    async with db.transaction(principal.workspace_id, readonly=True) as session:
         try:
             items, next_cursor = await service.list_conversations(session, flt, cursor, limit)
         except ValueError as exc:
@@ -73,7 +73,7 @@ async def list_conversations(
 
 @router.get("/{conversation_id}", response_model=ConversationDetail)
 async def read_conversation(conversation_id: int, principal: CurrentPrincipal, db: DB) -> dict[str, Any]:
-    async with db.transaction(principal.workspace_id) as session:
+    async with db.transaction(principal.workspace_id, readonly=True) as session:
         try:
             conversation = await service.get_conversation(session, conversation_id)
         except service.NotFound as exc:

@@ -59,13 +59,13 @@ async def profile_of(session: AsyncSession, customer_id: int) -> dict[str, Any]:
 async def search_customers(
     principal: CurrentPrincipal, db: DB, q: Annotated[str, Query(min_length=1, max_length=200)]
 ) -> list[Any]:
-    async with db.transaction(principal.workspace_id) as session:
+    async with db.transaction(principal.workspace_id, readonly=True) as session:
         return list(await service.search(session, q))
 
 
 @router.get("/{customer_id}", response_model=CustomerWithOrders)
 async def read_customer(customer_id: int, principal: CurrentPrincipal, db: DB) -> dict[str, Any]:
-    async with db.transaction(principal.workspace_id) as session:
+    async with db.transaction(principal.workspace_id, readonly=True) as session:
         return {
             "customer": await profile_of(session, customer_id),
             "orders": await commerce.orders_of_customer(session, customer_id),

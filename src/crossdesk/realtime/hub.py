@@ -13,10 +13,13 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from crossdesk.ops import metrics
+
+log = logging.getLogger(__name__)
 
 Event = dict[str, Any]
 Fetch = Callable[[int, int, int], Awaitable[list[Event]]]  # (workspace, after, upto) -> events
@@ -24,6 +27,7 @@ Head = Callable[[int], Awaitable[tuple[int, int | None]]]  # workspace -> (curre
 
 SEND_QUEUE = 10_000
 CLOSE_TOO_SLOW = 4008
+CLOSE_RESUME = 4009
 
 
 class Socket(Protocol):
@@ -61,9 +65,13 @@ class Connection:
             self.queue.put_nowait(text)
         except asyncio.QueueFull:
             # Too far behind to buffer: close, and the client resumes from its last id.
-            self.closed = True
             metrics.SLOW_CLIENTS.inc()
-            asyncio.get_running_loop().create_task(self.socket.close(CLOSE_TOO_SLOW, "too slow; resume"))
+            self.abort(CLOSE_TOO_SLOW, "too slow; resume")
+
+    def abort(self, code: int, reason: str) -> None:
+        if not self.closed:
+            self.closed = True
+            asyncio.get_running_loop().create_task(self.socket.close(code, reason))
 
     async def run_sender(self) -> None:
         while True:
@@ -78,9 +86,23 @@ class WorkspaceChannel:
         self.connections: set[Connection] = set()
         self.inbox: asyncio.Queue[list[Event]] = asyncio.Queue()
         self._fetch = fetch
+        self.failed = False
         self.task = asyncio.create_task(self._pump())
 
     async def _pump(self) -> None:
+        try:
+            await self._pump_forever()
+        except Exception:
+            # The log could not be read to fill a gap. Rather than leave sockets open and silent, close them:
+            # each client reconnects with its last id and gets the backlog from a fresh channel.
+            log.exception(
+                "event pump failed; closing the workspace's sockets", extra={"workspace": self.workspace_id}
+            )
+            self.failed = True
+            for connection in list(self.connections):
+                connection.abort(CLOSE_RESUME, "server hiccup; resume")
+
+    async def _pump_forever(self) -> None:
         while True:
             for event in await self.inbox.get():
                 seq = event.get("seq")
@@ -141,7 +163,7 @@ class Hub:
         """Register the socket, then queue its opening frame, its backlog and what arrived meanwhile."""
         async with self._lock:
             channel = self.channels.get(connection.workspace_id)
-            if channel is None:
+            if channel is None or channel.failed:
                 current, _ = await self._head(connection.workspace_id)
                 channel = WorkspaceChannel(connection.workspace_id, current, self._fetch)
                 self.channels[connection.workspace_id] = channel
@@ -179,9 +201,9 @@ class Hub:
         metrics.SOCKETS.dec()
         async with self._lock:
             channel = self.channels.get(connection.workspace_id)
-            if channel is None:
-                return
-            channel.connections.discard(connection)
+            if channel is None or connection not in channel.connections:
+                return  # its channel failed and was replaced
+            channel.connections.remove(connection)
             if not channel.connections:
                 del self.channels[connection.workspace_id]
                 channel.task.cancel()

@@ -36,7 +36,7 @@ async def read_events(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> EventPage:
     """Events after ``after``, oldest first (the socket's backlog, for clients that poll)."""
-    async with db.transaction(principal.workspace_id) as session:
+    async with db.transaction(principal.workspace_id, readonly=True) as session:
         events = await service.events_after(session, after, limit)
     return EventPage(
         events=[EventOut(id=e["seq"], type=e["type"], data=e["data"], at=e["at"]) for e in events],

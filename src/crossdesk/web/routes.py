@@ -81,7 +81,7 @@ async def home(request: Request, db: DB) -> Response:
     principal = await principal_of(request)
     if principal is None or principal.agent_id is None:
         return RedirectResponse("/login", status_code=303)
-    async with db.transaction(principal.workspace_id) as session:
+    async with db.transaction(principal.workspace_id, readonly=True) as session:
         workspace = await workspaces.get_workspace(session, principal.workspace_id)
         agent = await workspaces.get_agent(session, principal.agent_id)
         items, _ = await conversations.list_conversations(

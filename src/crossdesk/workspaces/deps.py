@@ -26,13 +26,16 @@ async def principal_of(conn: HTTPConnection) -> Principal | None:
     """The caller behind a bearer token or a session cookie, if any."""
     db = get_db(conn)
     auth = conn.headers.get("authorization", "")
-    async with db.transaction(system=True) as session:
+    principal = None
+    async with db.transaction(system=True, readonly=True) as session:
         if auth.lower().startswith("bearer "):
-            return await service.principal_from_api_token(session, auth[7:].strip())
-        cookie = conn.cookies.get(SESSION_COOKIE)
-        if cookie:
-            return await service.principal_from_session(session, cookie)
-    return None
+            principal = await service.principal_from_api_token(session, auth[7:].strip())
+        elif cookie := conn.cookies.get(SESSION_COOKIE):
+            principal = await service.principal_from_session(session, cookie)
+    if principal is not None and principal.stale_token_id is not None:
+        async with db.transaction(principal.workspace_id) as session:
+            await service.touch_api_token(session, principal.stale_token_id)
+    return principal
 
 
 async def _csrf_ok(request: Request, principal: Principal) -> bool:

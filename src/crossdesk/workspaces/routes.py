@@ -57,7 +57,7 @@ async def logout(request: Request, principal: CurrentPrincipal, db: DB) -> Respo
 
 @router.get("/me", response_model=MeOut)
 async def me(principal: CurrentPrincipal, db: DB) -> MeOut:
-    async with db.transaction(principal.workspace_id) as session:
+    async with db.transaction(principal.workspace_id, readonly=True) as session:
         workspace = await service.get_workspace(session, principal.workspace_id)
         agent = await service.get_agent(session, principal.agent_id) if principal.agent_id else None
         return MeOut(
@@ -71,7 +71,7 @@ async def me(principal: CurrentPrincipal, db: DB) -> MeOut:
 
 @router.get("/agents", response_model=list[AgentOut])
 async def list_agents(principal: CurrentPrincipal, db: DB) -> list[AgentOut]:
-    async with db.transaction(principal.workspace_id) as session:
+    async with db.transaction(principal.workspace_id, readonly=True) as session:
         return [AgentOut.model_validate(a) for a in await service.list_agents(session)]
 
 
@@ -89,7 +89,7 @@ async def create_agent(body: AgentIn, principal: AdminPrincipal, db: DB) -> Agen
 
 @router.get("/tokens", response_model=list[TokenOut])
 async def list_tokens(principal: AdminPrincipal, db: DB) -> list[TokenOut]:
-    async with db.transaction(principal.workspace_id) as session:
+    async with db.transaction(principal.workspace_id, readonly=True) as session:
         return [TokenOut.model_validate(t) for t in await service.list_api_tokens(session)]
 
 

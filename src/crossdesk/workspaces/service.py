@@ -15,6 +15,7 @@ from crossdesk.db import utcnow
 from crossdesk.workspaces.models import ROLES, Agent, ApiToken, LoginSession, Workspace
 from crossdesk.workspaces.security import hash_password, new_token, token_digest, verify_password
 
+TOKEN_TOUCH_INTERVAL = dt.timedelta(minutes=1)
 API_TOKEN_PREFIX = "cdk_"  # noqa: S105 - a public prefix, not a secret
 
 
@@ -30,6 +31,8 @@ class Principal:
     role: str
     agent_id: int | None
     csrf_token: str | None = None  # only for login sessions
+    # An API token whose last_used_at is old enough to be worth a write (see touch_api_token).
+    stale_token_id: int | None = None
 
     def can_admin(self) -> bool:
         return self.role in ("owner", "admin")
@@ -166,8 +169,13 @@ async def principal_from_api_token(session: AsyncSession, token: str) -> Princip
     row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
     if row is None or row.revoked_at is not None:
         return None
-    row.last_used_at = utcnow()
-    return Principal(row.workspace_id, row.role, None)
+    stale = row.last_used_at is None or row.last_used_at < utcnow() - TOKEN_TOUCH_INTERVAL
+    return Principal(row.workspace_id, row.role, None, stale_token_id=row.id if stale else None)
+
+
+async def touch_api_token(session: AsyncSession, token_id: int) -> None:
+    """Record that a token was used; at most once a minute, so that reads do not turn into writes."""
+    await session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=utcnow()))
 
 
 async def list_api_tokens(session: AsyncSession) -> list[ApiToken]:
