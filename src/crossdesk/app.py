@@ -18,6 +18,7 @@ from crossdesk.channels.routes import router as channels_router
 from crossdesk.commerce.routes import router as commerce_router
 from crossdesk.config import Settings, get_settings
 from crossdesk.conversations import service as conversations
+from crossdesk.conversations.ingest import Ingestor
 from crossdesk.conversations.routes import router as conversations_router
 from crossdesk.customers.routes import router as customers_router
 from crossdesk.db import Database
@@ -82,6 +83,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db.publish = publish
         app.state.db, app.state.bus, app.state.hub, app.state.settings = db, bus, hub, settings
         sender = asyncio.create_task(worker.run())
+        # SQLite has one writer per process anyway; PostgreSQL takes a few batches at once.
+        app.state.ingestor = Ingestor(db, runners=1 if db.is_sqlite else 4)
         # Keep far more than a reconnecting client may replay, for audit and the HTTP event feed.
         pruner = asyncio.create_task(_prune_forever(db, settings.event_retention * 20))
         try:
@@ -91,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await app.state.ingestor.close()
             await worker.close()
             await bus.close()
             await db.dispose()

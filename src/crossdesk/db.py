@@ -29,6 +29,7 @@ from sqlalchemy.orm import (
     mapped_column,
     with_loader_criteria,
 )
+from sqlalchemy.sql.util import find_tables
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -73,7 +74,9 @@ MONEY_SCALE = 4
 class Amount(TypeDecorator[Decimal]):
     """An exact decimal amount stored as a scaled integer (1/10,000ths), so SQL sums stay exact everywhere.
 
-    The currency lives in a sibling column; see ``crossdesk.commerce.money``.
+    SUM, MIN, MAX and comparisons in SQL are exact; anything that multiplies or divides (AVG, price times
+    quantity) must be done in Python on the Decimals. The currency lives in a sibling column; see
+    ``crossdesk.commerce.money``.
     """
 
     impl = BigInteger
@@ -106,14 +109,15 @@ class WorkspaceOwned:
 def _scope_queries(state: ORMExecuteState) -> None:
     if not (state.is_select or state.is_update or state.is_delete) or state.is_column_load:
         return
-    if not any(issubclass(m.class_, WorkspaceOwned) for m in state.all_mappers):
-        return
     info = state.session.info
     if info.get("system"):
         return
     workspace_id = info.get("workspace_id")
     if workspace_id is None:
-        raise ScopeError("query on workspace data outside a workspace scope")
+        if _reads_workspace_tables(state.statement):
+            raise ScopeError("query on workspace data outside a workspace scope")
+        return
+    # Applied to every entity of the statement, its joins, subqueries and select_from() alike.
     state.statement = state.statement.options(
         with_loader_criteria(
             WorkspaceOwned,
@@ -121,6 +125,12 @@ def _scope_queries(state: ORMExecuteState) -> None:
             include_aliases=True,
         )
     )
+
+
+def _reads_workspace_tables(statement: Any) -> bool:
+    """Whether any table the statement reads (columns or not, subqueries included) is workspace-owned."""
+    owned = {m.local_table for m in Base.registry.mappers if issubclass(m.class_, WorkspaceOwned)}
+    return any(t in owned for t in find_tables(statement, include_aliases=True, include_joins=True))
 
 
 def _stamp_new_rows(session: Session, flush_context: object, instances: object) -> None:

@@ -34,20 +34,25 @@ async def test_concurrent_duplicates_store_one(tenant) -> None:
 
 
 async def test_same_email_on_two_channels_is_one_customer(tenant, db) -> None:
-    from crossdesk.conversations import service
+    from crossdesk.conversations.ingest import ingest
     from crossdesk.conversations.schemas import InboundMessage
 
     sender = {"name": "Yuki", "email": "Yuki.Tanaka@Example.JP", "country": "JP"}
     async with tenant.client() as client:
-        api = (await inbound.post(client, tenant, inbound.message("配送状況を教えてください", sender=sender))).json()
-    shop = await service.ingest(
+        api = (
+            await inbound.post(client, tenant, inbound.message("配送状況を教えてください", sender=sender))
+        ).json()
+    shop = await ingest(
         db,
         tenant.workspace_id,
         InboundMessage(
             channel="shopify",
             platform_message_id="shop-1",
             text="Is it shipped?",
-            sender={"email": "yuki.tanaka@example.jp", "identities": [{"kind": "shopify_customer", "value": "99"}]},
+            sender={
+                "email": "yuki.tanaka@example.jp",
+                "identities": [{"kind": "shopify_customer", "value": "99"}],
+            },
         ),
     )
     assert shop.customer_id == api["customer_id"]

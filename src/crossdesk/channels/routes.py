@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
 
 from crossdesk.channels import service, signing
-from crossdesk.conversations import service as conversations
+from crossdesk.conversations.ingest import Ingestor
 from crossdesk.conversations.schemas import InboundBody, InboundMessage, IngestResult
 from crossdesk.customers.identities import InvalidIdentity
 from crossdesk.ops import metrics
@@ -117,7 +117,8 @@ async def api_channel_inbound(public_id: str, request: Request, response: Respon
         ) from exc
     started = time.perf_counter()
     try:
-        result = await conversations.ingest(db, account.workspace_id, inbound, account.id)
+        ingestor: Ingestor = request.app.state.ingestor
+        result = await ingestor.submit(account.workspace_id, inbound, account.id)
     except InvalidIdentity as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     metrics.INGEST_LATENCY.observe(time.perf_counter() - started)

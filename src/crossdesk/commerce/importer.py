@@ -40,10 +40,19 @@ class ImportFailed(ValueError):
 def parse(kind: Kind, data: bytes, filename: str) -> list[ProductIn] | list[OrderIn]:
     """Validate every row; raise ``ImportFailed`` with all (up to 100) errors, or return all rows."""
     text = _decode(data)
-    if filename.lower().endswith(".json"):
-        records = list(_json_records(text))
-    else:
-        records = list(_csv_products(text) if kind == "products" else _csv_orders(text))
+    try:
+        if filename.lower().endswith(".json"):
+            records = list(_json_records(text))
+        else:
+            records = list(_csv_products(text) if kind == "products" else _csv_orders(text))
+    except ImportFailed:
+        raise
+    except (
+        csv.Error,
+        RecursionError,
+        ValueError,
+    ) as exc:  # a field too long, nesting too deep, a huge number
+        raise ImportFailed([RowError(row=0, field="-", message=f"unreadable file: {exc}")]) from exc
     model: type[ProductIn] | type[OrderIn] = ProductIn if kind == "products" else OrderIn
     rows: list[Any] = []
     errors: list[RowError] = []

@@ -13,10 +13,10 @@ from crossdesk.db import MONEY_SCALE
 def _exact(value: Decimal) -> Decimal:
     if not value.is_finite():
         raise ValueError("amount must be a finite number")
-    if value.as_tuple().exponent < -MONEY_SCALE:  # type: ignore[operator]
-        raise ValueError(f"amount has more than {MONEY_SCALE} decimal places")
     if abs(value) >= Decimal(10) ** 14:
         raise ValueError("amount is too large")
+    if value != value.quantize(Decimal(1).scaleb(-MONEY_SCALE)):  # "19.990000" is fine, "0.00001" is not
+        raise ValueError(f"amount has more than {MONEY_SCALE} decimal places")
     return value
 
 

@@ -6,9 +6,9 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from crossdesk.commerce.money import Amount, Currency
+from crossdesk.commerce.money import Amount, Currency, line_total
 from crossdesk.conversations.schemas import SenderIn
 
 OrderStatus = Literal["pending", "paid", "fulfilled", "partially_fulfilled", "cancelled", "refunded"]
@@ -42,6 +42,10 @@ class OrderItemIn(BaseModel):
     title: str | None = Field(None, max_length=500)
     quantity: int = Field(gt=0, le=1_000_000)
     unit_price: Amount = Field(ge=0)
+
+
+def items_total(items: list[OrderItemIn]) -> Decimal:
+    return sum((line_total(i.quantity, i.unit_price) for i in items), Decimal(0))
 
 
 class TrackingEvent(BaseModel):
@@ -81,17 +85,22 @@ class OrderIn(BaseModel):
 
     @property
     def subtotal(self) -> Decimal:
-        return sum((i.quantity * i.unit_price for i in self.items), Decimal(0))
+        return items_total(self.items)
 
     @property
     def computed_total(self) -> Decimal:
         return self.subtotal + self.shipping + self.tax
 
-    @model_validator(mode="after")
-    def _total_matches(self) -> OrderIn:
-        if self.total is not None and self.total != self.computed_total:
-            raise ValueError(f"total {self.total} is not items + shipping + tax = {self.computed_total}")
-        return self
+    @field_validator("total")
+    @classmethod
+    def _total_matches(cls, total: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        items, shipping, tax = (info.data.get(k) for k in ("items", "shipping", "tax"))
+        if total is None or items is None or shipping is None or tax is None:
+            return total  # another field is invalid already, and reported
+        expected = items_total(items) + shipping + tax
+        if total != expected:
+            raise ValueError(f"total {total} is not items + shipping + tax = {expected}")
+        return total
 
 
 class OrderItemOut(BaseModel):

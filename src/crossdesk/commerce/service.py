@@ -49,12 +49,12 @@ async def upsert_orders(session: AsyncSession, rows: Sequence[OrderIn]) -> tuple
         order = existing.get(row.external_id)
         if order is None:
             order = Order(external_id=row.external_id)
-            session.add(order)
             created += 1
         else:
             await session.execute(delete(OrderItem).where(OrderItem.order_id == order.id))
             await session.execute(delete(Shipment).where(Shipment.order_id == order.id))
-        await _fill_order(session, order, row)
+        await _fill_order(session, order, row)  # before add: resolving the buyer may flush the session
+        session.add(order)
         await session.flush()
         for item in row.items:
             product = products.get(item.sku)

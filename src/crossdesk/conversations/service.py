@@ -5,10 +5,9 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Select, and_, delete, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crossdesk.channels import outbox
@@ -16,127 +15,24 @@ from crossdesk.conversations.models import Conversation, ConversationTag, Messag
 from crossdesk.conversations.schemas import (
     ConversationOut,
     ConversationPatch,
-    InboundMessage,
-    IngestResult,
     MessageOut,
 )
 from crossdesk.conversations.sla import add_business_minutes
 from crossdesk.customers import service as customers
-from crossdesk.db import Database, utcnow
+from crossdesk.db import utcnow
 from crossdesk.realtime.service import append
 from crossdesk.workspaces import service as workspaces
 
-INGEST_ATTEMPTS = 4
+if TYPE_CHECKING:
+    from crossdesk.workspaces.models import Workspace
 
 
 class NotFound(LookupError):
     pass
 
 
-async def ingest(
-    db: Database, workspace_id: int, inbound: InboundMessage, channel_account_id: int | None = None
-) -> IngestResult:
-    """Store one inbound message exactly once, threaded and tied to its customer, in one transaction.
-
-    A concurrent twin (the same platform id, or a new customer's identity created at the same moment)
-    makes the loser's commit fail on a unique constraint; it then retries and finds the winner's rows.
-    """
-    for attempt in range(INGEST_ATTEMPTS):
-        try:
-            async with db.transaction(workspace_id) as session:
-                return await _ingest_once(session, inbound, channel_account_id)
-        except IntegrityError:
-            if attempt == INGEST_ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")
-
-
-async def _ingest_once(
-    session: AsyncSession, inbound: InboundMessage, account_id: int | None
-) -> IngestResult:
-    existing = (
-        await session.execute(
-            select(Message.id, Message.conversation_id, Conversation.customer_id)
-            .join(Conversation, Conversation.id == Message.conversation_id)
-            .where(
-                Message.channel == inbound.channel, Message.platform_message_id == inbound.platform_message_id
-            )
-        )
-    ).first()
-    if existing is not None:
-        return IngestResult(
-            message_id=existing[0], conversation_id=existing[1], customer_id=existing[2], duplicate=True
-        )
-    sender = inbound.sender
-    profile = customers.Profile(
-        name=sender.name,
-        email=sender.email,
-        phone=sender.phone,
-        country=sender.country,
-        language=sender.language or inbound.language,
-    )
-    keys = customers.identity_keys(profile, [(i.kind, i.value) for i in sender.identities])
-    customer = await customers.resolve(session, keys, profile)
-    now = utcnow()
-    sent_at = inbound.sent_at or now
-    conversation = await _open_conversation(session, customer.id, inbound)
-    created = conversation is None
-    if conversation is None:
-        conversation = Conversation(
-            customer_id=customer.id,
-            channel=inbound.channel,
-            channel_account_id=account_id,
-            thread_key=inbound.thread_key,
-            subject=inbound.subject,
-            language=inbound.language or customer.language,
-            created_at=now,
-            first_response_due_at=await _due(session, now, "first"),
-        )
-        session.add(conversation)
-    elif conversation.first_response_at is not None and conversation.next_response_due_at is None:
-        conversation.next_response_due_at = await _due(session, now, "next")
-    if conversation.status in ("pending", "snoozed"):
-        conversation.status, conversation.snoozed_until = "open", None
-    conversation.last_message_at = conversation.updated_at = now
-    message = Message(
-        channel=inbound.channel,
-        direction="inbound",
-        author_kind="customer",
-        text=inbound.text,
-        attachments=[a.model_dump() for a in inbound.attachments],
-        platform_message_id=inbound.platform_message_id,
-        sent_at=sent_at,
-        created_at=now,
-    )
-    await session.flush()
-    message.conversation_id = conversation.id
-    session.add(message)
-    await session.flush()
-    conv_out = conversation_out(conversation, await tags_of(session, [conversation.id]))
-    if created:
-        append(session, "conversation.created", conv_out)
-    append(session, "message.created", {"message": message_out(message), "conversation": conv_out})
-    return IngestResult(
-        message_id=message.id, conversation_id=conversation.id, customer_id=customer.id, duplicate=False
-    )
-
-
-async def _open_conversation(
-    session: AsyncSession, customer_id: int, inbound: InboundMessage
-) -> Conversation | None:
-    """The conversation a new message belongs to: its platform thread, else the customer's open one there."""
-    stmt = select(Conversation).where(
-        Conversation.channel == inbound.channel, Conversation.status != "resolved"
-    )
-    if inbound.thread_key:
-        stmt = stmt.where(Conversation.thread_key == inbound.thread_key)
-    else:
-        stmt = stmt.where(Conversation.customer_id == customer_id)
-    return await session.scalar(stmt.order_by(Conversation.id.desc()).limit(1))
-
-
-async def _due(session: AsyncSession, start: dt.datetime, which: str) -> dt.datetime:
-    ws = await workspaces.get_workspace(session, session.info["workspace_id"])
+def due(ws: Workspace, start: dt.datetime, which: str) -> dt.datetime:
+    """When the first (or next) response is due for a buyer message at ``start``, in business time."""
     minutes = ws.sla_first_response_minutes if which == "first" else ws.sla_next_response_minutes
     return add_business_minutes(start, minutes, ws.business_hours, ws.timezone)
 

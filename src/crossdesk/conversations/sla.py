@@ -7,6 +7,7 @@ so this is the small loop: walk the local calendar day by day and spend the minu
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,7 +27,11 @@ def parse_hours(hours: dict[str, Any]) -> dict[int, list[tuple[dt.time, dt.time]
             if t1 <= t0 and t1 != dt.time(0):
                 raise ValueError(f"{day}: interval {start}-{end} ends before it starts")
             spans.append((t0, t1))
-        parsed[WEEKDAYS.index(day)] = sorted(spans)
+        spans.sort()
+        for (_, end_a), (start_b, _) in itertools.pairwise(spans):
+            if end_a == dt.time(0) or start_b < end_a:
+                raise ValueError(f"{day}: intervals overlap")
+        parsed[WEEKDAYS.index(day)] = spans
     return parsed
 
 
@@ -36,6 +41,7 @@ def add_business_minutes(
     """The moment ``minutes`` of business time after ``start`` (aware); 24/7 when no hours are set."""
     if start.tzinfo is None:
         raise ValueError("start must be timezone-aware")
+    start = start.astimezone(dt.UTC)  # add elapsed time, not wall-clock time
     schedule = parse_hours(hours)
     remaining = dt.timedelta(minutes=minutes)
     if not any(schedule.values()):

@@ -35,42 +35,63 @@ def identity_keys(profile: Profile, extra: Iterable[tuple[str, str]]) -> list[tu
     return keys
 
 
-async def resolve(session: AsyncSession, keys: list[tuple[str, str]], profile: Profile) -> Customer:
-    """Find the customer any of these identities belongs to, or create one; link the new identities.
+Key = tuple[str, str]
 
-    When the identities point at several customers, they are the same person: the oldest profile
-    absorbs the others (their identities move over, the rest is marked merged).
+
+async def resolve(session: AsyncSession, keys: list[Key], profile: Profile) -> Customer:
+    """The customer these identities belong to (created if none); see ``resolve_many``."""
+    return (await resolve_many(session, [(keys, profile)]))[0]
+
+
+async def resolve_many(session: AsyncSession, requests: list[tuple[list[Key], Profile]]) -> list[Customer]:
+    """For each request, find the customer any of its identities belongs to, or create one; link the rest.
+
+    One query finds every known identity of the batch; requests are then settled in order, so two messages
+    of one new buyer in the same batch get the same new profile. When a request's identities point at
+    several customers, they are the same person: the oldest profile absorbs the others (identities,
+    conversations and orders move over; the rest are marked merged).
     """
-    if not keys:
+    if any(not keys for keys, _ in requests):
         raise ValueError("a customer needs at least one identity")
-    rows = (
-        await session.execute(
-            select(CustomerIdentity.kind, CustomerIdentity.value, CustomerIdentity.customer_id).where(
-                tuple_(CustomerIdentity.kind, CustomerIdentity.value).in_(keys)
-            )
+    wanted = list(dict.fromkeys(k for keys, _ in requests for k in keys))
+    rows = await session.execute(
+        select(CustomerIdentity.kind, CustomerIdentity.value, CustomerIdentity.customer_id).where(
+            tuple_(CustomerIdentity.kind, CustomerIdentity.value).in_(wanted)
         )
-    ).all()
-    owners = sorted({r.customer_id for r in rows})
-    if owners:
-        customer = await session.get_one(Customer, owners[0])
+    )
+    owner_of: dict[Key, int] = {(r.kind, r.value): r.customer_id for r in rows}
+    found = await session.scalars(select(Customer).where(Customer.id.in_(set(owner_of.values()))))
+    by_id = {c.id: c for c in found}
+    resolved = []
+    for keys, profile in requests:
+        owners = sorted({owner_of[k] for k in keys if k in owner_of})
+        if not owners:
+            customer = _new_customer(profile)
+            session.add(customer)
+            await session.flush()
+            by_id[customer.id] = customer
+            owners = [customer.id]
+        customer = by_id[owners[0]]
         if len(owners) > 1:
             await merge(session, customer, owners[1:])
+            owner_of.update({k: customer.id for k, owner in owner_of.items() if owner in owners})
         _fill_missing(customer, profile)
-    else:
-        customer = Customer(
-            name=profile.name,
-            email=profile.email and normalize(EMAIL, profile.email),
-            phone=profile.phone and normalize(PHONE, profile.phone, profile.country),
-            country=profile.country,
-            language=profile.language,
-        )
-        session.add(customer)
-        await session.flush()
-    known = {(r.kind, r.value) for r in rows}
-    for kind, value in keys:
-        if (kind, value) not in known:
-            session.add(CustomerIdentity(customer_id=customer.id, kind=kind, value=value))
-    return customer
+        for kind, value in keys:
+            if (kind, value) not in owner_of:
+                session.add(CustomerIdentity(customer_id=customer.id, kind=kind, value=value))
+                owner_of[(kind, value)] = customer.id
+        resolved.append(customer)
+    return resolved
+
+
+def _new_customer(profile: Profile) -> Customer:
+    return Customer(
+        name=profile.name,
+        email=profile.email and normalize(EMAIL, profile.email),
+        phone=profile.phone and normalize(PHONE, profile.phone, profile.country),
+        country=profile.country,
+        language=profile.language,
+    )
 
 
 def _fill_missing(customer: Customer, profile: Profile) -> None:
