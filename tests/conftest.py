@@ -55,7 +55,9 @@ async def _create_pg_database(base_url: str) -> str:
 
     url = make_url(base_url)
     name = f"crossdesk_test_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(host=url.host, port=url.port or 5432, user=url.username, password=url.password, database=url.database)
+    conn = await asyncpg.connect(
+        host=url.host, port=url.port or 5432, user=url.username, password=url.password, database=url.database
+    )
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
@@ -67,7 +69,9 @@ async def _drop_pg_database(test_url: str) -> None:
     import asyncpg
 
     url = make_url(test_url)
-    conn = await asyncpg.connect(host=url.host, port=url.port or 5432, user=url.username, password=url.password, database="postgres")
+    conn = await asyncpg.connect(
+        host=url.host, port=url.port or 5432, user=url.username, password=url.password, database="postgres"
+    )
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
     finally:
@@ -75,7 +79,9 @@ async def _drop_pg_database(test_url: str) -> None:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-async def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
     """A migrated, empty database for the whole session, on each backend."""
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
@@ -110,7 +116,12 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=self.port, ws="websockets-sansio", log_level="warning", lifespan="on"
+            create_app(settings),
+            host="127.0.0.1",
+            port=self.port,
+            ws="websockets-sansio",
+            log_level="warning",
+            lifespan="on",
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -169,7 +180,9 @@ async def make_tenant(db: Database, server: LiveServer, name: str = "Shop") -> T
     email = f"owner-{uuid.uuid4().hex[:12]}@example.com"
     async with db.transaction(system=True) as session:
         ws = await workspaces.create_workspace(session, f"{name} {uuid.uuid4().hex[:6]}", business_hours={})
-        owner = await workspaces.create_agent(session, ws.id, email=email, name="Owner", password=PASSWORD, role="owner")
+        owner = await workspaces.create_agent(
+            session, ws.id, email=email, name="Owner", password=PASSWORD, role="owner"
+        )
         _, token = await workspaces.create_api_token(session, ws.id, "tests", "admin", owner.id)
     async with db.transaction(ws.id) as session:
         account, secret = await channels.create_account(session, "api", "API")

@@ -16,7 +16,10 @@ def message(text: str = "Where is my order?", **overrides: Any) -> dict[str, Any
     body: dict[str, Any] = {
         "platform_message_id": overrides.pop("platform_message_id", uuid.uuid4().hex),
         "text": text,
-        "sender": overrides.pop("sender", {"name": "Hans Müller", "email": f"hans-{uuid.uuid4().hex[:8]}@example.de", "country": "DE"}),
+        "sender": overrides.pop(
+            "sender",
+            {"name": "Hans Müller", "email": f"hans-{uuid.uuid4().hex[:8]}@example.de", "country": "DE"},
+        ),
     }
     body.update(overrides)
     return body
@@ -33,4 +36,6 @@ def signed_headers(secret: str, raw: bytes, timestamp: int | None = None) -> dic
 
 async def post(client: httpx.AsyncClient, tenant: Any, body: dict[str, Any] | bytes) -> httpx.Response:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return await client.post(tenant.inbound_url(), content=raw, headers=signed_headers(tenant.channel_secret, raw))
+    return await client.post(
+        tenant.inbound_url(), content=raw, headers=signed_headers(tenant.channel_secret, raw)
+    )
