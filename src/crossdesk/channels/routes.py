@@ -14,7 +14,7 @@ from crossdesk.conversations.ingest import Ingestor
 from crossdesk.conversations.schemas import InboundBody, InboundMessage, IngestResult
 from crossdesk.customers.identities import InvalidIdentity
 from crossdesk.ops import metrics
-from crossdesk.workspaces.deps import DB, AdminPrincipal
+from crossdesk.workspaces.deps import DB, AdminPrincipal, RowId
 
 router = APIRouter(prefix="/api/v1/channels", tags=["channels"])
 
@@ -70,7 +70,7 @@ async def create_api_channel(
 
 @router.patch("/{account_id}", response_model=AccountOut)
 async def update_account(
-    account_id: int, body: AccountPatch, principal: AdminPrincipal, db: DB
+    account_id: RowId, body: AccountPatch, principal: AdminPrincipal, db: DB
 ) -> AccountOut:
     changes = body.model_dump(exclude_unset=True, mode="json")
     async with db.transaction(principal.workspace_id) as session:
@@ -113,7 +113,8 @@ async def api_channel_inbound(public_id: str, request: Request, response: Respon
         )
     except ValidationError as exc:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, exc.errors(include_url=False, include_input=False)
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            exc.errors(include_url=False, include_input=False, include_context=False),
         ) from exc
     started = time.perf_counter()
     try:

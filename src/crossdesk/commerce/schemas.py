@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from crossdesk.commerce.money import Amount, Currency, line_total
-from crossdesk.conversations.schemas import SenderIn
+from crossdesk.conversations.schemas import SenderIn, Untrusted
 
 OrderStatus = Literal["pending", "paid", "fulfilled", "partially_fulfilled", "cancelled", "refunded"]
 ShipmentStatus = Literal[
@@ -17,9 +17,7 @@ ShipmentStatus = Literal[
 ]
 
 
-class ProductIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ProductIn(Untrusted):
     sku: str = Field(min_length=1, max_length=64)
     title: str = Field(min_length=1, max_length=500)
     price: Amount = Field(ge=0)
@@ -35,9 +33,7 @@ class ProductOut(ProductIn):
     updated_at: dt.datetime
 
 
-class OrderItemIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class OrderItemIn(Untrusted):
     sku: str = Field(min_length=1, max_length=64)
     title: str | None = Field(None, max_length=500)
     quantity: int = Field(gt=0, le=1_000_000)
@@ -48,16 +44,14 @@ def items_total(items: list[OrderItemIn]) -> Decimal:
     return sum((line_total(i.quantity, i.unit_price) for i in items), Decimal(0))
 
 
-class TrackingEvent(BaseModel):
+class TrackingEvent(Untrusted):
     at: AwareDatetime
     status: ShipmentStatus
     location: str | None = Field(None, max_length=200)
     description: str | None = Field(None, max_length=500)
 
 
-class ShipmentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ShipmentIn(Untrusted):
     carrier: str = Field(min_length=1, max_length=64)
     tracking_number: str = Field(min_length=3, max_length=64)
     status: ShipmentStatus = "label_created"
@@ -66,9 +60,7 @@ class ShipmentIn(BaseModel):
     history: list[TrackingEvent] = Field(default_factory=list, max_length=100)
 
 
-class OrderIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class OrderIn(Untrusted):
     external_id: str = Field(min_length=1, max_length=64)
     customer: SenderIn | None = None
     channel: str = Field("web", pattern=r"^[a-z][a-z0-9_]{1,31}$")

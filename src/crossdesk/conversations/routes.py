@@ -21,7 +21,7 @@ from crossdesk.conversations.schemas import (
 )
 from crossdesk.customers.routes import CustomerProfile, profile_of
 from crossdesk.realtime.service import append
-from crossdesk.workspaces.deps import DB, CurrentPrincipal
+from crossdesk.workspaces.deps import DB, CurrentPrincipal, RowId, RowIdQuery
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 
@@ -43,12 +43,12 @@ async def list_conversations(
     db: DB,
     status_: Annotated[list[Status] | None, Query(alias="status")] = None,
     assignee: Annotated[
-        str | None, Query(pattern=r"^(me|none|\d{1,18})$", description="me, none or an agent id")
+        str | None, Query(pattern=r"^(me|none|[1-9]\d{0,8})$", description="me, none or an agent id")
     ] = None,
     channel: Annotated[str | None, Query(max_length=32)] = None,
     language: Annotated[str | None, Query(max_length=16)] = None,
     tag: Annotated[str | None, Query(max_length=64)] = None,
-    customer_id: int | None = None,
+    customer_id: RowIdQuery = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ConversationPage:
@@ -72,7 +72,7 @@ async def list_conversations(
 
 
 @router.get("/{conversation_id}", response_model=ConversationDetail)
-async def read_conversation(conversation_id: int, principal: CurrentPrincipal, db: DB) -> dict[str, Any]:
+async def read_conversation(conversation_id: RowId, principal: CurrentPrincipal, db: DB) -> dict[str, Any]:
     async with db.transaction(principal.workspace_id, readonly=True) as session:
         try:
             conversation = await service.get_conversation(session, conversation_id)
@@ -88,7 +88,7 @@ async def read_conversation(conversation_id: int, principal: CurrentPrincipal, d
 
 
 async def _agent_message(
-    conversation_id: int, body: ReplyIn, principal: CurrentPrincipal, db: DB, private: bool
+    conversation_id: RowId, body: ReplyIn, principal: CurrentPrincipal, db: DB, private: bool
 ) -> dict[str, Any]:
     async with db.transaction(principal.workspace_id) as session:
         try:
@@ -100,20 +100,20 @@ async def _agent_message(
 
 
 @router.post("/{conversation_id}/messages", response_model=MessageOut, status_code=status.HTTP_201_CREATED)
-async def reply(conversation_id: int, body: ReplyIn, principal: CurrentPrincipal, db: DB) -> dict[str, Any]:
+async def reply(conversation_id: RowId, body: ReplyIn, principal: CurrentPrincipal, db: DB) -> dict[str, Any]:
     return await _agent_message(conversation_id, body, principal, db, private=False)
 
 
 @router.post("/{conversation_id}/notes", response_model=MessageOut, status_code=status.HTTP_201_CREATED)
 async def add_note(
-    conversation_id: int, body: ReplyIn, principal: CurrentPrincipal, db: DB
+    conversation_id: RowId, body: ReplyIn, principal: CurrentPrincipal, db: DB
 ) -> dict[str, Any]:
     return await _agent_message(conversation_id, body, principal, db, private=True)
 
 
 @router.patch("/{conversation_id}", response_model=ConversationOut)
 async def update_conversation(
-    conversation_id: int, body: ConversationPatch, principal: CurrentPrincipal, db: DB
+    conversation_id: RowId, body: ConversationPatch, principal: CurrentPrincipal, db: DB
 ) -> dict[str, Any]:
     """Assign (``assignee_id``), change ``status`` / ``priority`` / ``tags``, or snooze until a time."""
     async with db.transaction(principal.workspace_id) as session:
@@ -127,7 +127,7 @@ async def update_conversation(
 
 @router.post("/{conversation_id}/typing", status_code=status.HTTP_202_ACCEPTED)
 async def typing(
-    conversation_id: int, body: TypingIn, principal: CurrentPrincipal, db: DB
+    conversation_id: RowId, body: TypingIn, principal: CurrentPrincipal, db: DB
 ) -> dict[str, bool]:
     """Tell the other agents that this agent is (or stopped) typing here; send it at most every few s."""
     async with db.transaction(principal.workspace_id) as session:

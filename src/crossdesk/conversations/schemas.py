@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from crossdesk.db import MAX_ID
 
 Status = Literal["open", "pending", "snoozed", "resolved"]
 Priority = Literal["low", "normal", "high", "urgent"]
@@ -16,19 +18,33 @@ LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z]{
 MAX_TEXT = 20_000
 
 
-class IdentityIn(BaseModel):
+class Untrusted(BaseModel):
+    """Text from outside: NUL characters are refused (PostgreSQL cannot store them, and no buyer types one);
+    unknown fields are refused rather than silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+        return value
+
+
+class IdentityIn(Untrusted):
     kind: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
     value: str = Field(min_length=1, max_length=320)
 
 
-class AttachmentIn(BaseModel):
+class AttachmentIn(Untrusted):
     name: str = Field(max_length=255)
     content_type: str = Field("application/octet-stream", max_length=255)
     size: int = Field(0, ge=0)
     url: str | None = Field(None, max_length=2048)
 
 
-class SenderIn(BaseModel):
+class SenderIn(Untrusted):
     name: str | None = Field(None, max_length=200)
     email: str | None = Field(None, max_length=320)
     phone: str | None = Field(None, max_length=32)
@@ -37,10 +53,8 @@ class SenderIn(BaseModel):
     identities: list[IdentityIn] = Field(default_factory=list, max_length=20)
 
 
-class InboundBody(BaseModel):
+class InboundBody(Untrusted):
     """A buyer's message as a channel delivers it (the API channel's request body)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     platform_message_id: str = Field(min_length=1, max_length=320, description="The platform's own id.")
     text: str = Field(max_length=MAX_TEXT)
@@ -110,16 +124,16 @@ class ConversationPage(BaseModel):
     next_cursor: str | None
 
 
-class ReplyIn(BaseModel):
+class ReplyIn(Untrusted):
     text: str = Field(min_length=1, max_length=MAX_TEXT)
 
 
-class ConversationPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ConversationPatch(Untrusted):
     status: Status | None = None
     priority: Priority | None = None
-    assignee_id: int | None = Field(None, description="An agent of the workspace; null to unassign.")
+    assignee_id: int | None = Field(
+        None, ge=1, le=MAX_ID, description="An agent of the workspace; null to unassign."
+    )
     tags: list[Tag] | None = Field(None, max_length=50)
     snoozed_until: AwareDatetime | None = None
 

@@ -29,7 +29,9 @@ def normalize_phone(value: str, country: str | None = None) -> str:
         number = phonenumbers.parse(value, (country or "").upper() or None)
     except phonenumbers.NumberParseException as exc:
         raise InvalidIdentity(f"invalid phone number: {exc}") from exc
-    if not phonenumbers.is_possible_number(number):
+    # Possible, and not only as a local short number ("12" in Germany). Stricter validity would refuse the
+    # reserved fiction ranges (Ofcom's 07700 900xxx) that tests and demos rightly use.
+    if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
         raise InvalidIdentity("invalid phone number: not a possible number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crossdesk.commerce import service as commerce
 from crossdesk.commerce.schemas import OrderOut
 from crossdesk.customers import service
-from crossdesk.workspaces.deps import DB, CurrentPrincipal
+from crossdesk.workspaces.deps import DB, CurrentPrincipal, RowId
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 
@@ -64,7 +64,7 @@ async def search_customers(
 
 
 @router.get("/{customer_id}", response_model=CustomerWithOrders)
-async def read_customer(customer_id: int, principal: CurrentPrincipal, db: DB) -> dict[str, Any]:
+async def read_customer(customer_id: RowId, principal: CurrentPrincipal, db: DB) -> dict[str, Any]:
     async with db.transaction(principal.workspace_id, readonly=True) as session:
         return {
             "customer": await profile_of(session, customer_id),

@@ -6,6 +6,7 @@ import json
 import time
 
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crossdesk.ops import metrics
@@ -45,7 +46,10 @@ class BodyLimit:
                     raise too_large
             return message
 
-        await self.app(scope, limited_receive, send)
+        try:
+            await self.app(scope, limited_receive, send)
+        except ClientDisconnect:
+            return  # the caller hung up mid-body: nothing was stored, and there is no one to answer
 
 
 async def _send_json_error(send: Send, status: int, detail: str) -> None:

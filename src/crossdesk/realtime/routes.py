@@ -9,9 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect, status
 from pydantic import BaseModel
 
+from crossdesk.db import MAX_ID
 from crossdesk.realtime import service
 from crossdesk.realtime.hub import Connection, Hub
-from crossdesk.workspaces.deps import DB, CurrentPrincipal, get_db, websocket_principal
+from crossdesk.workspaces.deps import DB, CurrentPrincipal, SeqQuery, get_db, websocket_principal
 
 router = APIRouter(prefix="/api/v1", tags=["realtime"])
 
@@ -32,7 +33,7 @@ class EventPage(BaseModel):
 async def read_events(
     principal: CurrentPrincipal,
     db: DB,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: SeqQuery = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> EventPage:
     """Events after ``after``, oldest first (the socket's backlog, for clients that poll)."""
@@ -45,7 +46,9 @@ async def read_events(
 
 
 @router.websocket("/ws")
-async def agent_socket(websocket: WebSocket, last_event_id: int | None = None) -> None:
+async def agent_socket(
+    websocket: WebSocket, last_event_id: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None
+) -> None:
     """Frames: ``{"type": "hello"|"reload", "last_id": N}`` first, then ``{"id", "type", "data", "at"}``.
 
     Reconnect with ``?last_event_id=<id of the last frame seen>`` to receive exactly what was missed.

@@ -5,10 +5,10 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, WebSocket, status
+from fastapi import Depends, HTTPException, Path, Query, Request, WebSocket, status
 from starlette.requests import HTTPConnection
 
-from crossdesk.db import Database
+from crossdesk.db import MAX_ID, Database
 from crossdesk.workspaces import service
 from crossdesk.workspaces.service import Principal
 
@@ -81,3 +81,6 @@ async def websocket_principal(websocket: WebSocket) -> Principal | None:
 CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
 DB = Annotated[Database, Depends(get_db)]
+RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="A row id.")]
+RowIdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+SeqQuery = Annotated[int, Query(ge=0, le=MAX_ID, description="An event id; 0 for the start.")]

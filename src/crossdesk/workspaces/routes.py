@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from crossdesk.workspaces import service
-from crossdesk.workspaces.deps import DB, SESSION_COOKIE, AdminPrincipal, CurrentPrincipal
+from crossdesk.workspaces.deps import DB, SESSION_COOKIE, AdminPrincipal, CurrentPrincipal, RowId
 from crossdesk.workspaces.schemas import AgentIn, AgentOut, LoginIn, MeOut, TokenCreated, TokenIn, TokenOut
 
 router = APIRouter(prefix="/api/v1", tags=["workspaces"])
@@ -103,7 +103,7 @@ async def create_token(body: TokenIn, principal: AdminPrincipal, db: DB) -> Toke
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_token(token_id: int, principal: AdminPrincipal, db: DB) -> Response:
+async def revoke_token(token_id: RowId, principal: AdminPrincipal, db: DB) -> Response:
     async with db.transaction(principal.workspace_id) as session:
         if not await service.revoke_api_token(session, token_id):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"token {token_id} not found")
