@@ -56,7 +56,7 @@ class OrderItem(WorkspaceOwned, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
-    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"))
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"), index=True)
     sku: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(500))
     quantity: Mapped[int] = mapped_column(Integer)
