@@ -1,0 +1,1 @@
+"""Runnable benchmarks: ``python -m bench.fanout``, ``python -m bench.ingest`` (see bench/README.md)."""
