@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from crossdesk import __version__
 from crossdesk.channels.outbox import OutboxWorker
 from crossdesk.channels.routes import router as channels_router
+from crossdesk.channels.service import Directory
 from crossdesk.commerce.routes import router as commerce_router
 from crossdesk.config import Settings, get_settings
 from crossdesk.conversations import service as conversations
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sender = asyncio.create_task(worker.run())
         # SQLite has one writer per process anyway; PostgreSQL takes a few batches at once.
         app.state.ingestor = Ingestor(db, runners=1 if db.is_sqlite else 4)
+        app.state.channels = Directory(db)
         # Keep far more than a reconnecting client may replay, for audit and the HTTP event feed.
         pruner = asyncio.create_task(_prune_forever(db, settings.event_retention * 20))
         try:

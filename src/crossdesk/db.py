@@ -186,7 +186,7 @@ def _sqlite_engine(url: str, echo: bool, *, writer: bool) -> AsyncEngine:
         max_overflow=0 if writer else 8,
         pool_timeout=120,
         connect_args={"timeout": 30},
-        **({"async_creator": connect_inline} if writer else {}),
+        async_creator=connect_inline,
     )
 
     def on_connect(dbapi_conn: Any, _record: object) -> None:

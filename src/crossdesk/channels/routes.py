@@ -70,14 +70,15 @@ async def create_api_channel(
 
 @router.patch("/{account_id}", response_model=AccountOut)
 async def update_account(
-    account_id: RowId, body: AccountPatch, principal: AdminPrincipal, db: DB
+    account_id: RowId, body: AccountPatch, principal: AdminPrincipal, db: DB, request: Request
 ) -> AccountOut:
     changes = body.model_dump(exclude_unset=True, mode="json")
     async with db.transaction(principal.workspace_id) as session:
         account = await service.update_account(session, account_id, changes)
         if account is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"channel {account_id} not found")
-        return AccountOut.model_validate(account)
+    request.app.state.channels.forget(account.kind, account.public_id)
+    return AccountOut.model_validate(account)
 
 
 @router.post(
@@ -87,14 +88,14 @@ async def update_account(
     status_code=status.HTTP_201_CREATED,
     responses={200: {"model": IngestResult, "description": "Already stored (a retry): nothing new."}},
 )
-async def api_channel_inbound(public_id: str, request: Request, response: Response, db: DB) -> IngestResult:
+async def api_channel_inbound(public_id: str, request: Request, response: Response) -> IngestResult:
     """Post one inbound message, signed with the channel's secret (see ``crossdesk.channels.signing``).
 
     Answered only once the message is committed; the same ``platform_message_id`` is stored once.
     """
     body = await request.body()
-    async with db.transaction(system=True, readonly=True) as session:
-        account = await service.find_by_public_id(session, "api", public_id)
+    directory: service.Directory = request.app.state.channels
+    account = await directory.find("api", public_id)
     if account is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown channel")
     try:
@@ -108,9 +109,8 @@ async def api_channel_inbound(public_id: str, request: Request, response: Respon
     except signing.BadSignature as exc:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"bad signature: {exc}") from exc
     try:
-        inbound = InboundMessage.model_validate(
-            {**InboundBody.model_validate_json(body).model_dump(), "channel": "api"}
-        )
+        # Validated once as the body; the channel is ours to set.
+        inbound = InboundMessage.model_construct(**dict(InboundBody.model_validate_json(body)), channel="api")
     except ValidationError as exc:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -119,7 +119,7 @@ async def api_channel_inbound(public_id: str, request: Request, response: Respon
     started = time.perf_counter()
     try:
         ingestor: Ingestor = request.app.state.ingestor
-        result = await ingestor.submit(account.workspace_id, inbound, account.id)
+        result = await ingestor.submit(account.workspace_id, inbound, account.account_id)
     except InvalidIdentity as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     metrics.INGEST_LATENCY.observe(time.perf_counter() - started)

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from crossdesk.db import MAX_ID
 from crossdesk.realtime import service
 from crossdesk.realtime.hub import Connection, Hub
-from crossdesk.workspaces.deps import DB, CurrentPrincipal, SeqQuery, get_db, websocket_principal
+from crossdesk.workspaces.deps import DB, CurrentPrincipal, SeqQuery, database_of, websocket_principal
 
 router = APIRouter(prefix="/api/v1", tags=["realtime"])
 
@@ -85,6 +85,6 @@ async def _presence(websocket: WebSocket, hub: Hub, connection: Connection, *, o
     open_sockets = hub.agent_sockets(connection.workspace_id, connection.agent_id)
     if open_sockets != (1 if online else 0):
         return
-    db = get_db(websocket)
+    db = database_of(websocket)
     async with db.transaction(connection.workspace_id) as session:
         service.append(session, "presence", {"agent_id": connection.agent_id, "online": online})

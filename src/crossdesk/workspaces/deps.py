@@ -17,14 +17,19 @@ CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_db(conn: HTTPConnection) -> Database:
+def database_of(conn: HTTPConnection) -> Database:
     db: Database = conn.app.state.db
     return db
 
 
+async def get_db(conn: HTTPConnection) -> Database:
+    """The dependency (async: FastAPI would run a plain function in a worker thread, per request)."""
+    return database_of(conn)
+
+
 async def principal_of(conn: HTTPConnection) -> Principal | None:
     """The caller behind a bearer token or a session cookie, if any."""
-    db = get_db(conn)
+    db = database_of(conn)
     auth = conn.headers.get("authorization", "")
     principal = None
     async with db.transaction(system=True, readonly=True) as session:
