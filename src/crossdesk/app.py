@@ -102,18 +102,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await db.dispose()
 
     app = FastAPI(title="crossdesk", version=__version__, lifespan=lifespan)
+    # Matching walks the routers in this order: the webhook firehose first.
     for router in (
+        channels_router,
+        conversations_router,
+        realtime_router,
         ops_router,
         workspaces_router,
-        conversations_router,
         customers_router,
         commerce_router,
-        channels_router,
-        realtime_router,
         web_router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
+    # Ours rather than FastAPI's max_body_size, which answers an oversize Content-Length in plain text.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)
     return app
