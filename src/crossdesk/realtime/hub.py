@@ -74,9 +74,11 @@ class Connection:
             asyncio.get_running_loop().create_task(self.socket.close(code, reason))
 
     async def run_sender(self) -> None:
+        queue, send = self.queue, self.socket.send_text
         while True:
-            text = await self.queue.get()
-            await self.socket.send_text(text)
+            await send(await queue.get())
+            while not queue.empty():  # what piled up meanwhile goes out without another wake-up
+                await send(queue.get_nowait())
 
 
 class WorkspaceChannel:
