@@ -29,8 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy.engine import make_url
-
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -358,34 +356,6 @@ async def make_tenant(database_url: str) -> Tenant:
         await db.dispose()
 
 
-async def create_pg_database(base_url: str) -> str:
-    import asyncpg  # type: ignore[import-untyped]
-
-    url = make_url(base_url)
-    name = f"crossdesk_bench_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(
-        host=url.host, port=url.port or 5432, user=url.username, password=url.password, database=url.database
-    )
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-async def drop_pg_database(db_url: str) -> None:
-    import asyncpg
-
-    url = make_url(db_url)
-    conn = await asyncpg.connect(
-        host=url.host, port=url.port or 5432, user=url.username, password=url.password, database="postgres"
-    )
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 # --- figures --------------------------------------------------------------------------------------------
 
 
@@ -459,6 +429,27 @@ def busy_before(seconds: float = 2.0) -> float:
         print(f"WARNING: the machine is already {busy:.0f}% busy (of one core) before the benchmark starts;")
         print("         other work competes for the 2 cores, so the figures below are disturbed.")
     return busy
+
+
+def save_results(
+    benchmark: str,
+    args: Any,
+    rows: list[dict[str, Any]],
+    verdict: dict[str, Any],
+    chart: Callable[[list[dict[str, Any]], Path], bool],
+) -> None:
+    """Write the run's JSON and chart under bench/results/ and say where."""
+    name = "-".join(filter(None, [benchmark, "quick" if args.quick else "", args.tag]))
+    data = {
+        "benchmark": benchmark,
+        "machine": machine(),
+        "params": vars(args),
+        "rows": rows,
+        "target": verdict,
+    }
+    print(f"\nresults: {save_json(name, data)}")
+    if chart(rows, RESULTS / f"{name}.png"):
+        print(f"chart:   {RESULTS / f'{name}.png'}")
 
 
 def save_json(name: str, data: dict[str, Any]) -> Path:

@@ -33,7 +33,6 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from bench.common import (
     MARK,
-    RESULTS,
     CpuMeter,
     Http,
     Listener,
@@ -44,11 +43,10 @@ from bench.common import (
     free_port,
     latency_ms,
     listen,
-    machine,
     make_tenant,
     mark,
     pyplot,
-    save_json,
+    save_results,
     table,
     uvicorn_server,
 )
@@ -391,18 +389,7 @@ async def main(args: argparse.Namespace) -> None:
         print(f"{args.sockets} sockets per server; {rates} events/s; {args.seconds:g} s per rate")
         targets = [crossdesk_target(free_port(), tenant, data_dir), baseline_target(free_port(), args)]
         rows = await run_all(targets, args)
-    verdict = report(rows, args)
-    name = "-".join(filter(None, ["fanout", "quick" if args.quick else "", args.tag]))
-    data = {
-        "benchmark": "fanout",
-        "machine": machine(),
-        "params": vars(args),
-        "rows": rows,
-        "target": verdict,
-    }
-    print(f"\nresults: {save_json(name, data)}")
-    if chart(rows, RESULTS / f"{name}.png"):
-        print(f"chart:   {RESULTS / f'{name}.png'}")
+    save_results("fanout", args, rows, report(rows, args), chart)
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

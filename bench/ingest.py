@@ -35,7 +35,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.common import (
     MARK,
-    RESULTS,
     CpuMeter,
     Http,
     Listener,
@@ -43,21 +42,19 @@ from bench.common import (
     Server,
     Tenant,
     busy_before,
-    create_pg_database,
     crossdesk_server,
-    drop_pg_database,
     free_port,
     latency_ms,
     listen,
-    machine,
     make_tenant,
     mark,
     postgres_base_url,
     pyplot,
-    save_json,
+    save_results,
     table,
     uvicorn_server,
 )
+from crossdesk.db import create_scratch_database, drop_scratch_database
 
 TARGET_RATE = 2_000
 TARGET_P99_MS = 100.0
@@ -472,7 +469,7 @@ async def main(args: argparse.Namespace) -> None:
         )
         if not args.no_postgres:
             try:
-                pg_url = await create_pg_database(postgres_base_url())
+                pg_url = await create_scratch_database(postgres_base_url(), "crossdesk_bench")
             except Exception as exc:  # refused, or no such role: either way there is no PostgreSQL to use
                 print(f"  (PostgreSQL skipped: {exc!r})")
             else:
@@ -483,20 +480,9 @@ async def main(args: argparse.Namespace) -> None:
                     )
                     rows.append(await run_target(target, args))
                 finally:
-                    await drop_pg_database(pg_url)
+                    await drop_scratch_database(pg_url)
         rows.append(await run_target(baseline_target(data_dir, args.customers), args))
-    verdict = report(rows, args)
-    name = "-".join(filter(None, ["ingest", "quick" if args.quick else "", args.tag]))
-    data = {
-        "benchmark": "ingest",
-        "machine": machine(),
-        "params": vars(args),
-        "rows": rows,
-        "target": verdict,
-    }
-    print(f"\nresults: {save_json(name, data)}")
-    if chart(rows, RESULTS / f"{name}.png"):
-        print(f"chart:   {RESULTS / f'{name}.png'}")
+    save_results("ingest", args, rows, report(rows, args), chart)
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

@@ -21,12 +21,11 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy.engine import make_url
 
 from crossdesk.app import create_app
 from crossdesk.channels import service as channels
 from crossdesk.config import Settings
-from crossdesk.db import Database, migrate
+from crossdesk.db import Database, create_scratch_database, drop_scratch_database, migrate
 from crossdesk.workspaces import service as workspaces
 
 POSTGRES_URL = os.environ.get("CROSSDESK_TEST_POSTGRES_URL")
@@ -50,34 +49,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "redis: needs CROSSDESK_TEST_REDIS_URL")
 
 
-async def _create_pg_database(base_url: str) -> str:
-    import asyncpg
-
-    url = make_url(base_url)
-    name = f"crossdesk_test_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(
-        host=url.host, port=url.port or 5432, user=url.username, password=url.password, database=url.database
-    )
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-async def _drop_pg_database(test_url: str) -> None:
-    import asyncpg
-
-    url = make_url(test_url)
-    conn = await asyncpg.connect(
-        host=url.host, port=url.port or 5432, user=url.username, password=url.password, database="postgres"
-    )
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="session", params=BACKENDS)
 async def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -89,10 +60,10 @@ async def database_url(
         yield url
         return
     assert POSTGRES_URL
-    url = await _create_pg_database(POSTGRES_URL)
+    url = await create_scratch_database(POSTGRES_URL, "crossdesk_test")
     await asyncio.to_thread(migrate, url)
     yield url
-    await _drop_pg_database(url)
+    await drop_scratch_database(url)
 
 
 @pytest.fixture(scope="session")

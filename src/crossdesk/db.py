@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -285,3 +286,29 @@ def migrate(url: str, revision: str = "head") -> None:
     if url.startswith("sqlite"):
         Path(url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(url), revision)
+
+
+async def create_scratch_database(server_url: str, prefix: str) -> str:
+    """Create an empty PostgreSQL database on the server of ``server_url`` (tests and benchmarks);
+    returns its URL."""
+    url = make_url(server_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    await _on_server(url, url.database, f'CREATE DATABASE "{name}"')
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_scratch_database(db_url: str) -> None:
+    url = make_url(db_url)
+    await _on_server(url, "postgres", f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+
+
+async def _on_server(url: Any, database: str | None, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(
+        host=url.host, port=url.port or 5432, user=url.username, password=url.password, database=database
+    )
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
