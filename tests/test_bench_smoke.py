@@ -1,0 +1,39 @@
+"""The benchmarks still run end to end (short runs): every message delivered, exactly once.
+
+The figures themselves are not asserted here: timing belongs to the benchmarks, not to tests.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_quick(benchmark: str, *extra: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", f"bench.{benchmark}", "--quick", "--tag", "smoke", *extra],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return json.loads((ROOT / "bench" / "results" / f"{benchmark}-quick-smoke.json").read_text())
+
+
+def test_fanout_benchmark_delivers_everything() -> None:
+    rows = run_quick("fanout")["rows"]
+    assert {r["target"] for r in rows} == {"crossdesk", "bare-loop"}
+    assert all(r["received"] == r["expected"] > 0 and r["lost"] == 0 for r in rows)
+
+
+def test_ingest_benchmark_stores_each_message_once() -> None:
+    rows = run_quick("ingest", "--no-postgres")["rows"]
+    crossdesk = next(r for r in rows if r["target"] == "crossdesk-sqlite")
+    assert crossdesk["acked"] > 0
+    assert crossdesk["exactly_once"] is True
+    assert crossdesk["stored_twice"] == crossdesk["acked_not_stored"] == crossdesk["on_socket_twice"] == 0
