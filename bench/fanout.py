@@ -38,7 +38,6 @@ from bench.common import (
     Listener,
     Profile,
     Server,
-    busy_before,
     crossdesk_server,
     free_port,
     latency_ms,
@@ -46,6 +45,7 @@ from bench.common import (
     make_tenant,
     mark,
     pyplot,
+    run_client,
     save_results,
     table,
     uvicorn_server,
@@ -416,14 +416,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run(argv: list[str] | None = None) -> None:
-    args = parse(argv)
-    args.busy_before_pct = busy_before()
-    try:
-        import uvloop  # the client's loop costs less per frame, so it stays ahead of the server
-    except ImportError:
-        asyncio.run(main(args))
-    else:
-        uvloop.run(main(args))
+    run_client(parse(argv), main)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,6 @@ from bench.common import (
     Profile,
     Server,
     Tenant,
-    busy_before,
     crossdesk_server,
     free_port,
     latency_ms,
@@ -50,6 +49,7 @@ from bench.common import (
     mark,
     postgres_base_url,
     pyplot,
+    run_client,
     save_results,
     table,
     uvicorn_server,
@@ -515,14 +515,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run(argv: list[str] | None = None) -> None:
-    args = parse(argv)
-    args.busy_before_pct = busy_before()
-    try:
-        import uvloop  # the client's loop costs less per request, so it stays ahead of the server
-    except ImportError:
-        asyncio.run(main(args))
-    else:
-        uvloop.run(main(args))
+    run_client(parse(argv), main)
 
 
 if __name__ == "__main__":
