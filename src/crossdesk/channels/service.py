@@ -70,9 +70,11 @@ class Directory:
     ``ttl_s``.
     """
 
-    def __init__(self, db: Database, ttl_s: float = 10.0) -> None:
-        self.db, self.ttl_s = db, ttl_s
-        self._routes: dict[tuple[str, str], tuple[float, Route]] = {}
+    def __init__(self, db: Database, ttl_s: float = 10.0, size: int = 10_000) -> None:
+        self.db, self.ttl_s, self.size = db, ttl_s, size
+        # Unknown ids are remembered too (as None), so a flood of made-up ids costs no database reads;
+        # public ids are random, so no real account is asked for before it exists.
+        self._routes: dict[tuple[str, str], tuple[float, Route | None]] = {}
 
     async def find(self, kind: str, public_id: str) -> Route | None:
         now = time.monotonic()
@@ -81,10 +83,9 @@ class Directory:
             return cached[1]
         async with self.db.transaction(system=True, readonly=True) as session:
             account = await find_by_public_id(session, kind, public_id)
-        if account is None:
-            self._routes.pop((kind, public_id), None)
-            return None
-        route = Route(account.id, account.workspace_id, account.secret)
+        route = None if account is None else Route(account.id, account.workspace_id, account.secret)
+        if len(self._routes) >= self.size:
+            self._routes.clear()  # bounded: a cold start costs a read per id, nothing more
         self._routes[(kind, public_id)] = (now + self.ttl_s, route)
         return route
 
