@@ -13,9 +13,9 @@ import asyncio
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select, tuple_
+from sqlalchemy import insert, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -143,14 +143,31 @@ async def _store_fresh(session: AsyncSession, items: list[Inbound]) -> list[Inge
         if conversation.status in ("pending", "snoozed"):
             conversation.status, conversation.snoozed_until = "open", None
         conversation.last_message_at = conversation.updated_at = now
-        messages.append(_message(item.message, conversation.id, now))
-    session.add_all(messages)
-    await session.flush()
+        messages.append(_message(item.message, conversation.id, ws.id, now))
+    await _insert_messages(session, messages)
     _log_events(session, threads, created, messages, await tags_of(session, list({c.id for c in threads})))
     return [
-        IngestResult(message_id=m.id, conversation_id=c.id, customer_id=b.id, duplicate=False)
+        IngestResult(message_id=m["id"], conversation_id=c.id, customer_id=b.id, duplicate=False)
         for m, c, b in zip(messages, threads, buyers, strict=True)
     ]
+
+
+async def _insert_messages(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert the batch's messages in one executemany, then read their ids back by their unique key.
+
+    Unit-of-work inserts would need RETURNING in row order, which SQLite cannot promise for generated
+    keys, so SQLAlchemy falls back to one INSERT per row there (documented under "insertmanyvalues").
+    """
+    await session.execute(insert(Message), rows)
+    keys = [(r["channel"], r["platform_message_id"]) for r in rows]
+    found = await session.execute(
+        select(Message.channel, Message.platform_message_id, Message.id).where(
+            tuple_(Message.channel, Message.platform_message_id).in_(keys)
+        )
+    )
+    ids = {(channel, pid): ident for channel, pid, ident in found}
+    for row, key in zip(rows, keys, strict=True):
+        row["id"] = ids[key]
 
 
 def _thread_key(item: Inbound, customer_id: int) -> tuple[str, str, str | int]:
@@ -218,26 +235,31 @@ def _new_conversation(item: Inbound, customer_id: int, ws: Workspace, now: dt.da
     )
 
 
-def _message(inbound: InboundMessage, conversation_id: int, now: dt.datetime) -> Message:
-    return Message(
-        conversation_id=conversation_id,
-        channel=inbound.channel,
-        direction="inbound",
-        author_kind="customer",
-        text=inbound.text,
-        attachments=[a.model_dump() for a in inbound.attachments],
-        platform_message_id=inbound.platform_message_id,
-        is_private=False,
-        sent_at=inbound.sent_at or now,
-        created_at=now,
-    )
+def _message(
+    inbound: InboundMessage, conversation_id: int, workspace_id: int, now: dt.datetime
+) -> dict[str, Any]:
+    return {
+        "workspace_id": workspace_id,  # a bulk insert is not stamped by the session: say it here
+        "conversation_id": conversation_id,
+        "channel": inbound.channel,
+        "direction": "inbound",
+        "author_kind": "customer",
+        "author_agent_id": None,
+        "text": inbound.text,
+        "attachments": [a.model_dump() for a in inbound.attachments],
+        "platform_message_id": inbound.platform_message_id,
+        "is_private": False,
+        "delivery_state": None,
+        "sent_at": inbound.sent_at or now,
+        "created_at": now,
+    }
 
 
 def _log_events(
     session: AsyncSession,
     threads: list[Conversation],
     created: set[int],
-    messages: list[Message],
+    messages: list[dict[str, Any]],
     tags: dict[int, list[str]],
 ) -> None:
     views = {c.id: conversation_out(c, tags) for c in threads}

@@ -43,7 +43,8 @@ async def reassign_customer_conversations(session: AsyncSession, from_ids: list[
     )
 
 
-def message_out(message: Message) -> dict[str, Any]:
+def message_out(message: Message | dict[str, Any]) -> dict[str, Any]:
+    """A message as the API and the event log show it, from a row object or a row's values."""
     return MessageOut.model_validate(message).model_dump(mode="json")
 
 
