@@ -437,6 +437,18 @@ def conversation_ids(events: list[dict[str, Any]]) -> set[int]:
     return ids
 
 
+async def read_workspace(a: A, b: B) -> None:
+    assert (await call(a, b, "GET", "/api/v1/workspace", {200})).json()["id"] == a.tenant.workspace_id
+
+
+async def patch_workspace(a: A, b: B) -> None:
+    changed = await call(a, b, "PATCH", "/api/v1/workspace", {200}, json={"name": "A renamed"})
+    assert changed.json()["id"] == a.tenant.workspace_id
+    async with httpx.AsyncClient(base_url=a.tenant.server.url, timeout=30) as fresh:
+        theirs = await fresh.get("/api/v1/workspace", headers={"authorization": f"Bearer {b.token}"})
+    assert theirs.json()["name"] != "A renamed"
+
+
 async def me(a: A, b: B) -> None:
     assert (await call(a, b, "GET", "/api/v1/me", {200})).json()["workspace_id"] == a.tenant.workspace_id
 
@@ -518,6 +530,8 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/api/v1/auth/login"): api_login,
     ("POST", "/api/v1/auth/logout"): api_logout,
     ("GET", "/api/v1/me"): me,
+    ("GET", "/api/v1/workspace"): read_workspace,
+    ("PATCH", "/api/v1/workspace"): patch_workspace,
     ("GET", "/api/v1/agents"): list_agents,
     ("POST", "/api/v1/agents"): create_agent,
     ("GET", "/api/v1/tokens"): list_tokens,

@@ -6,7 +6,17 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from crossdesk.workspaces import service
 from crossdesk.workspaces.deps import DB, SESSION_COOKIE, AdminPrincipal, CurrentPrincipal, RowId
-from crossdesk.workspaces.schemas import AgentIn, AgentOut, LoginIn, MeOut, TokenCreated, TokenIn, TokenOut
+from crossdesk.workspaces.schemas import (
+    AgentIn,
+    AgentOut,
+    LoginIn,
+    MeOut,
+    TokenCreated,
+    TokenIn,
+    TokenOut,
+    WorkspaceOut,
+    WorkspacePatch,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["workspaces"])
 
@@ -67,6 +77,23 @@ async def me(principal: CurrentPrincipal, db: DB) -> MeOut:
             role=principal.role,
             csrf_token=principal.csrf_token,
         )
+
+
+@router.get("/workspace", response_model=WorkspaceOut)
+async def read_workspace(principal: CurrentPrincipal, db: DB) -> WorkspaceOut:
+    async with db.transaction(principal.workspace_id, readonly=True) as session:
+        return WorkspaceOut.model_validate(await service.get_workspace(session, principal.workspace_id))
+
+
+@router.patch("/workspace", response_model=WorkspaceOut)
+async def update_workspace(body: WorkspacePatch, principal: AdminPrincipal, db: DB) -> WorkspaceOut:
+    """Settings: name, base currency, time zone, default language, business hours and SLA targets."""
+    changes = body.model_dump(exclude_unset=True)
+    if None in changes.values():
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "settings cannot be set to null")
+    async with db.transaction(principal.workspace_id) as session:
+        workspace = await service.update_workspace(session, principal.workspace_id, changes)
+        return WorkspaceOut.model_validate(workspace)
 
 
 @router.get("/agents", response_model=list[AgentOut])

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
@@ -220,3 +221,11 @@ async def all_workspace_ids(session: AsyncSession) -> list[int]:
 
 async def workspace_by_slug(session: AsyncSession, slug: str) -> Workspace | None:
     return await session.scalar(select(Workspace).where(Workspace.slug == slug))
+
+
+async def update_workspace(session: AsyncSession, workspace_id: int, changes: dict[str, Any]) -> Workspace:
+    workspace = await get_workspace(session, workspace_id)
+    for name, value in changes.items():
+        setattr(workspace, name, value)
+    await session.flush()
+    return workspace
