@@ -39,7 +39,6 @@ class Settings(BaseSettings):
     )
     api_signature_tolerance_s: int = Field(300, description="Max age of a signed API-channel request.")
     log_level: str = Field("INFO")
-    public_url: str = Field("http://127.0.0.1:8000", description="How users reach this server.")
 
     @classmethod
     def settings_customise_sources(
