@@ -68,6 +68,8 @@ def serve(
     settings = _settings(data_dir)
     if workers > 1 and not settings.redis_url:
         raise _fail("several workers need CROSSDESK_REDIS_URL, or agents would miss other workers' events")
+    if workers > 1 and settings.effective_database_url.startswith("sqlite"):
+        raise _fail("several workers need PostgreSQL (CROSSDESK_DATABASE_URL): SQLite has one writer")
     if not no_migrate:
         migrate(settings.effective_database_url)
     configure(settings.log_level)

@@ -158,11 +158,13 @@ event.listen(Session, "before_flush", _stamp_new_rows)
 class _InlineSqlite(aiosqlite.Connection):
     """An aiosqlite connection that runs each call in the event loop instead of on its worker thread.
 
-    For the writer's short statements (tens of microseconds) the hand-off to the thread and back, and the
-    wait for the GIL while the loop is busy, cost far more than the statement: measured here, a loaded
-    server spent most of its time waiting in that hand-off. The readers keep the worker thread, so a long
-    report query never blocks the loop. (aiosqlite has no public hook for this; ``_execute`` is the one
-    place every call goes through.)
+    For the request path's short, indexed statements (tens of microseconds) the hand-off to the thread and
+    back, and the wait for the GIL while the loop is busy, cost far more than the statement: measured here
+    (bench/README.md), a loaded server spent most of its time in that hand-off, and ingest went from 162 to
+    484 messages/s without it. The price: a statement blocks the loop while it runs, so long analytical
+    queries must not use these engines, and one process owns the database file (a second one would make
+    the busy handler sleep on the loop: ``crossdesk serve --workers`` needs PostgreSQL).
+    (aiosqlite has no public hook for this; ``_execute`` is the one place every call goes through.)
     """
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
