@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
@@ -15,6 +17,7 @@ class InvalidIdentity(ValueError):
     pass
 
 
+@lru_cache(maxsize=65_536)  # pure, and buyers write again and again: IDNA checks are not free
 def normalize_email(value: str) -> str:
     try:
         info = validate_email(value.strip(), check_deliverability=False)
@@ -23,6 +26,7 @@ def normalize_email(value: str) -> str:
     return info.normalized.lower()
 
 
+@lru_cache(maxsize=65_536)
 def normalize_phone(value: str, country: str | None = None) -> str:
     """E.164 (``+4930123456``); a number without ``+`` is read in the customer's country."""
     try:
