@@ -187,8 +187,7 @@ def import_command(
             async with db.transaction(ws.id) as session:
                 for start in range(0, len(rows), 500):
                     chunk = rows[start : start + 500]
-                    upsert = commerce.upsert_products if kind == "products" else commerce.upsert_orders
-                    c, u = await upsert(session, chunk)  # type: ignore[arg-type]
+                    c, u = await commerce.upsert_rows(session, chunk)
                     created, updated = created + c, updated + u
                     progress.advance(task, len(chunk))
         return created, updated

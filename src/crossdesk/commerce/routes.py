@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, HTTPException, Query, UploadFile, status
 from fastapi.responses import JSONResponse
 
 from crossdesk.commerce import importer, service
-from crossdesk.commerce.schemas import ImportReport, OrderIn, ProductIn, ProductOut
+from crossdesk.commerce.schemas import ImportReport, ProductOut
 from crossdesk.workspaces.deps import DB, AdminPrincipal, CurrentPrincipal
 
 router = APIRouter(prefix="/api/v1", tags=["commerce"])
@@ -45,14 +45,7 @@ async def import_file(
         return JSONResponse(report.model_dump(mode="json"), status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
     try:
         async with db.transaction(principal.workspace_id) as session:
-            if kind == "products":
-                created, updated = await service.upsert_products(
-                    session, [r for r in rows if isinstance(r, ProductIn)]
-                )
-            else:
-                created, updated = await service.upsert_orders(
-                    session, [r for r in rows if isinstance(r, OrderIn)]
-                )
+            created, updated = await service.upsert_rows(session, rows)
     except ValueError as exc:  # e.g. an unparseable customer phone number
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     return ImportReport(kind=kind, rows=len(rows), created=created, updated=updated)

@@ -106,6 +106,15 @@ async def _fill_order(session: AsyncSession, order: Order, row: OrderIn) -> None
     order.country, order.placed_at, order.shipping_address = row.country, row.placed_at, row.shipping_address
 
 
+async def upsert_rows(session: AsyncSession, rows: Sequence[ProductIn | OrderIn]) -> tuple[int, int]:
+    """Upsert parsed import rows of either kind (one kind per call); returns (created, updated)."""
+    products = [r for r in rows if isinstance(r, ProductIn)]
+    orders = [r for r in rows if isinstance(r, OrderIn)]
+    if products and orders:
+        raise ValueError("one import holds one kind of row")
+    return await (upsert_products(session, products) if products else upsert_orders(session, orders))
+
+
 async def reassign_customer_orders(session: AsyncSession, from_ids: list[int], to_id: int) -> None:
     await session.execute(update(Order).where(Order.customer_id.in_(from_ids)).values(customer_id=to_id))
 
