@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from crossdesk import __version__
@@ -65,6 +66,11 @@ def _queued_reply(event: dict[str, Any]) -> bool:
     )
 
 
+async def _not_found(request: Request, exc: Exception) -> JSONResponse:
+    """A service's NotFound (an id unknown in the caller's workspace) is a 404, from any route."""
+    return JSONResponse({"detail": str(exc)}, status_code=404)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -102,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await db.dispose()
 
     app = FastAPI(title="crossdesk", version=__version__, lifespan=lifespan)
+    app.add_exception_handler(conversations.NotFound, _not_found)
     # Matching walks the routers in this order: the webhook firehose first.
     for router in (
         channels_router,

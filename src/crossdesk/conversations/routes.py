@@ -33,10 +33,6 @@ class ConversationDetail(BaseModel):
     orders: list[OrderOut]
 
 
-def not_found(exc: service.NotFound) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
-
-
 @router.get("", response_model=ConversationPage)
 async def list_conversations(
     principal: CurrentPrincipal,
@@ -74,10 +70,7 @@ async def list_conversations(
 @router.get("/{conversation_id}", response_model=ConversationDetail)
 async def read_conversation(conversation_id: RowId, principal: CurrentPrincipal, db: DB) -> dict[str, Any]:
     async with db.transaction(principal.workspace_id, readonly=True) as session:
-        try:
-            conversation = await service.get_conversation(session, conversation_id)
-        except service.NotFound as exc:
-            raise not_found(exc) from exc
+        conversation = await service.get_conversation(session, conversation_id)
         tags = await service.tags_of(session, [conversation.id])
         return {
             "conversation": service.conversation_out(conversation, tags),
@@ -91,12 +84,9 @@ async def _agent_message(
     conversation_id: RowId, body: ReplyIn, principal: CurrentPrincipal, db: DB, private: bool
 ) -> dict[str, Any]:
     async with db.transaction(principal.workspace_id) as session:
-        try:
-            return await service.add_agent_message(
-                session, conversation_id, principal.agent_id, body.text, private=private
-            )
-        except service.NotFound as exc:
-            raise not_found(exc) from exc
+        return await service.add_agent_message(
+            session, conversation_id, principal.agent_id, body.text, private=private
+        )
 
 
 @router.post("/{conversation_id}/messages", response_model=MessageOut, status_code=status.HTTP_201_CREATED)
@@ -119,8 +109,6 @@ async def update_conversation(
     async with db.transaction(principal.workspace_id) as session:
         try:
             return await service.update_conversation(session, conversation_id, body)
-        except service.NotFound as exc:
-            raise not_found(exc) from exc
         except ValueError as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
 
@@ -131,10 +119,7 @@ async def typing(
 ) -> dict[str, bool]:
     """Tell the other agents that this agent is (or stopped) typing here; send it at most every few s."""
     async with db.transaction(principal.workspace_id) as session:
-        try:
-            await service.get_conversation(session, conversation_id)
-        except service.NotFound as exc:
-            raise not_found(exc) from exc
+        await service.get_conversation(session, conversation_id)
         event = {
             "conversation_id": conversation_id,
             "agent_id": principal.agent_id,
