@@ -171,6 +171,8 @@ class Hub:
                 self.channels[connection.workspace_id] = channel
             channel.connections.add(connection)
         metrics.SOCKETS.inc()
+        # Read the head again, after registering: anything committed from here on reaches ``pending``,
+        # and anything before is in the log up to this head, so the backlog below misses nothing.
         current, oldest = await self._head(connection.workspace_id)
         frames: list[str] = []
         if last_event_id is None:
