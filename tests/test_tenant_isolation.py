@@ -388,7 +388,11 @@ async def create_channel(a: A, b: B) -> None:
 
 
 async def patch_channel(a: A, b: B) -> None:
-    hijack = {"name": "taken over", "is_active": False, "webhook_url": "https://attacker.example.net/hook"}
+    hijack = {
+        "name": "taken over",
+        "is_active": False,
+        "config": {"webhook_url": "https://attacker.example.net/hook"},
+    }
     await call(a, b, "PATCH", f"/api/v1/channels/{b.channel_id}", REFUSED, json=hijack)
     own = (await call(a, b, "GET", "/api/v1/channels", {200})).json()[0]["id"]
     renamed = await call(

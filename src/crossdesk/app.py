@@ -14,9 +14,11 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from crossdesk import __version__
+from crossdesk.channels import service as channels
+from crossdesk.channels.adapter import Account, Context, Receipt
 from crossdesk.channels.outbox import OutboxWorker
+from crossdesk.channels.registry import ADAPTERS
 from crossdesk.channels.routes import router as channels_router
-from crossdesk.channels.service import Directory
 from crossdesk.commerce.routes import router as commerce_router
 from crossdesk.config import Settings, get_settings
 from crossdesk.conversations import service as conversations
@@ -66,6 +68,18 @@ def _queued_reply(event: dict[str, Any]) -> bool:
     )
 
 
+def _channel_context(db: Database, settings: Settings, ingestor: Ingestor) -> Context:
+    async def receipts(account: Account, found: list[Receipt]) -> None:
+        async with db.transaction(account.workspace_id) as session:
+            await conversations.apply_receipts(session, ADAPTERS[account.kind].channel, found)
+
+    async def accounts(kind: str) -> list[Account]:
+        async with db.transaction(system=True, readonly=True) as session:
+            return await channels.active_accounts(session, kind)
+
+    return Context(db, settings, ingestor.submit, receipts, accounts)
+
+
 async def _not_found(request: Request, exc: Exception) -> JSONResponse:
     """A service's NotFound (an id unknown in the caller's workspace) is a 404, from any route."""
     return JSONResponse({"detail": str(exc)}, status_code=404)
@@ -92,13 +106,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sender = asyncio.create_task(worker.run())
         # SQLite has one writer per process anyway; PostgreSQL takes a few batches at once.
         app.state.ingestor = Ingestor(db, runners=1 if db.is_sqlite else 4)
-        app.state.channels = Directory(db)
+        app.state.channels = channels.Directory(db)
+        context = _channel_context(db, settings, app.state.ingestor)
+        app.state.channel_context = context
+        services = [asyncio.create_task(s) for a in ADAPTERS.values() for s in a.services(context)]
         # Keep far more than a reconnecting client may replay, for audit and the HTTP event feed.
         pruner = asyncio.create_task(_prune_forever(db, settings.event_retention * 20))
         try:
             yield
         finally:
-            for task in (pruner, sender):
+            for task in (pruner, sender, *services):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -119,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         customers_router,
         commerce_router,
         web_router,
+        *(a.router for a in ADAPTERS.values() if a.router is not None),
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")

@@ -37,7 +37,9 @@ class Settings(BaseSettings):
     event_retention: int = Field(
         5_000, description="Events a reconnecting client may catch up on before it is told to reload."
     )
-    api_signature_tolerance_s: int = Field(300, description="Max age of a signed API-channel request.")
+    webhook_tolerance_s: int = Field(
+        300, description="Max age of a signed webhook, where the platform signs its time (replay bound)."
+    )
     log_level: str = Field("INFO")
 
     @classmethod

@@ -73,7 +73,7 @@ async def _conversation_with_webhook(tenant, url: str) -> int:
     async with tenant.client() as client:
         accounts = (await client.get("/api/v1/channels")).json()
         account_id = next(a["id"] for a in accounts if a["public_id"] == tenant.channel_public_id)
-        patched = await client.patch(f"/api/v1/channels/{account_id}", json={"webhook_url": url})
+        patched = await client.patch(f"/api/v1/channels/{account_id}", json={"config": {"webhook_url": url}})
         assert patched.status_code == 200, patched.text
         posted = await inbound.post(client, tenant, inbound.message("Where is my parcel?"))
         return int(posted.json()["conversation_id"])

@@ -1,11 +1,11 @@
-"""A workspace's connected channel accounts (the API channel now; shops and messengers later)."""
+"""A workspace's connected channel accounts, their outbox, and the webhook deliveries already taken."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crossdesk.db import Base, UTCDateTime, WorkspaceOwned, utcnow
@@ -22,11 +22,25 @@ class ChannelAccount(WorkspaceOwned, Base):
     # Shared HMAC secret: kept readable because verifying a signature needs it; never returned or logged.
     secret: Mapped[str] = mapped_column(String(128))
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The platform's secrets (app secret, access token, mailbox password): write-only through the API.
+    credentials: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 OUTBOX_STATES = ("queued", "sending", "sent", "failed", "dead")
+
+
+class WebhookDelivery(WorkspaceOwned, Base):
+    """A platform's delivery id already taken (e.g. ``X-Shopify-Webhook-Id``): a replay is skipped."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("channel_account_id", "delivery_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_account_id: Mapped[int] = mapped_column(ForeignKey("channel_accounts.id", ondelete="CASCADE"))
+    delivery_id: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class OutboxItem(WorkspaceOwned, Base):

@@ -22,23 +22,26 @@ import httpx
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crossdesk.channels.adapter import Adapter, Outbound, PermanentError
 from crossdesk.channels.models import ChannelAccount, OutboxItem
-from crossdesk.channels.senders import SENDERS, PermanentError
+from crossdesk.channels.registry import ADAPTERS
+from crossdesk.channels.service import view
 from crossdesk.db import Database, utcnow
 from crossdesk.ops import metrics
 
 log = logging.getLogger(__name__)
-Payload = Callable[[AsyncSession, int], Awaitable[dict[str, Any]]]
-SetState = Callable[[AsyncSession, int, str], Awaitable[None]]
+Payload = Callable[[AsyncSession, int], Awaitable[Outbound]]
+# (session, message id, state, the platform's id for it, the error): records a delivery attempt.
+SetState = Callable[[AsyncSession, int, str, str | None, str | None], Awaitable[None]]
 
 
-async def can_send(session: AsyncSession, account_id: int | None) -> bool:
-    """Whether replies in conversations of this account are sent out (the account has a sender set up)."""
+async def sender_of(session: AsyncSession, account_id: int | None) -> Adapter | None:
+    """The adapter that sends replies of conversations of this account, if it is active and set up."""
     account = await session.get(ChannelAccount, account_id) if account_id is not None else None
-    if account is None or not account.is_active:
-        return False
-    sender = SENDERS.get(account.kind)
-    return sender is not None and sender.ready(account)
+    if account is None or not account.is_active or account.kind not in ADAPTERS:
+        return None
+    adapter = ADAPTERS[account.kind]
+    return adapter if adapter.ready(view(account)) else None
 
 
 async def enqueue(session: AsyncSession, message_id: int, account_id: int) -> None:
@@ -125,21 +128,25 @@ class OutboxWorker:
 
     async def _deliver(self, item: Claimed) -> None:
         async with self.db.transaction(item.workspace_id, readonly=True) as session:
-            account = await session.get_one(ChannelAccount, item.account_id)
-            payload = await self.payload(session, item.message_id)
+            account = view(await session.get_one(ChannelAccount, item.account_id))
+            outbound = await self.payload(session, item.message_id)
         error: str | None = None
         permanent = False
+        platform_id = None
         try:
-            await SENDERS[account.kind].send(
-                self.client, account, payload, f"crossdesk-message-{item.message_id}"
+            platform_id = await ADAPTERS[account.kind].send(
+                self.client, account, outbound, f"crossdesk-message-{item.message_id}"
             )
         except PermanentError as exc:
             error, permanent = str(exc), True
-        except (httpx.HTTPError, OSError, ValueError) as exc:
+        except Exception as exc:  # a network error or a channel's bug: retried, then dead, never stuck
+            log.warning("outbox send failed", extra={"outbox_id": item.id}, exc_info=True)
             error = f"{type(exc).__name__}: {exc}"
-        await self._record(item, error, permanent)
+        await self._record(item, error, permanent, platform_id)
 
-    async def _record(self, item: Claimed, error: str | None, permanent: bool) -> None:
+    async def _record(
+        self, item: Claimed, error: str | None, permanent: bool, platform_id: str | None
+    ) -> None:
         now = utcnow()
         if error is None:
             values: dict[str, Any] = {"state": "sent", "sent_at": now, "last_error": None}
@@ -160,7 +167,7 @@ class OutboxWorker:
             await session.execute(
                 update(OutboxItem).where(OutboxItem.id == item.id).values(lease_until=None, **values)
             )
-            await self.set_state(session, item.message_id, values["state"])
+            await self.set_state(session, item.message_id, values["state"], platform_id, error)
 
     async def _measure_depth(self) -> None:
         async with self.db.transaction(system=True, readonly=True) as session:

@@ -140,8 +140,8 @@ async def _store_fresh(session: AsyncSession, items: list[Inbound]) -> list[Inge
             and not conversation.next_response_due_at
         ):
             conversation.next_response_due_at = due(ws, now, "next")
-        if conversation.status in ("pending", "snoozed"):
-            conversation.status, conversation.snoozed_until = "open", None
+        if conversation.status != "open":  # a buyer's message reopens (a reply by reference, too)
+            conversation.status, conversation.snoozed_until, conversation.resolved_at = "open", None, None
         conversation.last_message_at = conversation.updated_at = now
         messages.append(_message(item.message, conversation.id, ws.id, now))
     await _insert_messages(session, messages)
@@ -197,10 +197,12 @@ async def _thread(
     open_by_key: dict[tuple[str, str, str | int], Conversation] = {}
     for conversation in rows:  # newest last, so the newest wins
         _register(open_by_key, conversation)
+    referenced = await _referenced(session, items)
     found: list[Conversation] = []
     new: list[Conversation] = []
     for item, customer_id in zip(items, customer_ids, strict=True):
-        existing = open_by_key.get(_thread_key(item, customer_id))
+        existing = next((referenced[r] for r in item.message.references if r in referenced), None)
+        existing = existing or open_by_key.get(_thread_key(item, customer_id))
         if existing is None:
             existing = _new_conversation(item, customer_id, ws, now)
             new.append(existing)
@@ -209,6 +211,20 @@ async def _thread(
     session.add_all(new)
     await session.flush()
     return found, {c.id for c in new}
+
+
+async def _referenced(session: AsyncSession, items: list[Inbound]) -> dict[str, Conversation]:
+    """The conversations of the earlier messages that these answer (by platform id, same channel)."""
+    refs = {(i.message.channel, r) for i in items for r in i.message.references}
+    if not refs:
+        return {}
+    rows = await session.execute(
+        select(Message.platform_message_id, Conversation)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(tuple_(Message.channel, Message.platform_message_id).in_(refs))
+        .order_by(Message.id)
+    )
+    return {str(pid): conversation for pid, conversation in rows}
 
 
 def _register(index: dict[tuple[str, str, str | int], Conversation], conversation: Conversation) -> None:
@@ -250,6 +266,7 @@ def _message(
         "platform_message_id": inbound.platform_message_id,
         "is_private": False,
         "delivery_state": None,
+        "meta": inbound.meta,
         "sent_at": inbound.sent_at or now,
         "created_at": now,
     }

@@ -76,7 +76,10 @@ class Message(WorkspaceOwned, Base):
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     platform_message_id: Mapped[str | None] = mapped_column(String(320))
     is_private: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Outbound only: queued, sent, failed or dead (see channels.outbox); None where nothing is sent.
+    # Outbound only: queued, sent, delivered, read, failed or dead (see channels.outbox); None where
+    # nothing is sent.
     delivery_state: Mapped[str | None] = mapped_column(String(16))
+    # Channel-specific extras: e-mail headers, a WhatsApp template, the order an Amazon message is about.
+    meta: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

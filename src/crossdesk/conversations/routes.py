@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel
 
+from crossdesk.channels.adapter import ReplyRefused
 from crossdesk.commerce import service as commerce
 from crossdesk.commerce.schemas import OrderOut
 from crossdesk.conversations import service
@@ -84,13 +85,23 @@ async def _agent_message(
     conversation_id: RowId, body: ReplyIn, principal: CurrentPrincipal, db: DB, private: bool
 ) -> dict[str, Any]:
     async with db.transaction(principal.workspace_id) as session:
-        return await service.add_agent_message(
-            session, conversation_id, principal.agent_id, body.text, private=private
-        )
+        try:
+            return await service.add_agent_message(
+                session,
+                conversation_id,
+                principal.agent_id,
+                body.text,
+                private=private,
+                template=None if private else body.template,
+            )
+        except ReplyRefused as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
 
 
 @router.post("/{conversation_id}/messages", response_model=MessageOut, status_code=status.HTTP_201_CREATED)
 async def reply(conversation_id: RowId, body: ReplyIn, principal: CurrentPrincipal, db: DB) -> dict[str, Any]:
+    """Reply to the buyer; sent through the conversation's channel (422 with the reason if the channel
+    would refuse it: too long, or outside its reply window)."""
     return await _agent_message(conversation_id, body, principal, db, private=False)
 
 

@@ -70,6 +70,10 @@ class InboundMessage(InboundBody):
     """A buyer's message as every channel adapter hands it to ingest."""
 
     channel: ChannelName
+    # Platform ids of earlier messages this one answers, most relevant first (e-mail In-Reply-To, then
+    # References newest first): it joins the first one's conversation, reopening it if it was resolved.
+    references: list[str] = Field(default_factory=list, max_length=50)
+    meta: dict[str, Any] | None = None
 
 
 class IngestResult(BaseModel):
@@ -93,6 +97,7 @@ class MessageOut(BaseModel):
     platform_message_id: str | None
     is_private: bool
     delivery_state: str | None
+    meta: dict[str, Any] | None = None
     sent_at: dt.datetime
     created_at: dt.datetime
 
@@ -124,8 +129,17 @@ class ConversationPage(BaseModel):
     next_cursor: str | None
 
 
+class TemplateIn(Untrusted):
+    """A platform-approved message template (WhatsApp), the one kind of reply allowed outside its window."""
+
+    name: str = Field(min_length=1, max_length=512, pattern=r"^[a-z0-9_]+$")
+    language: str = Field(min_length=2, max_length=15, pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")
+    parameters: list[str] = Field(default_factory=list, max_length=20)
+
+
 class ReplyIn(Untrusted):
-    text: str = Field(min_length=1, max_length=MAX_TEXT)
+    text: str = Field(min_length=1, max_length=MAX_TEXT, description="What the buyer reads.")
+    template: TemplateIn | None = Field(None, description="Send as this approved template (WhatsApp).")
 
 
 class ConversationPatch(Untrusted):

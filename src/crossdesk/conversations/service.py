@@ -7,15 +7,18 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crossdesk.channels import outbox
+from crossdesk.channels.adapter import Outbound, Receipt
+from crossdesk.channels.rules import check_reply
 from crossdesk.conversations.models import Conversation, ConversationTag, Message
 from crossdesk.conversations.schemas import (
     ConversationOut,
     ConversationPatch,
     MessageOut,
+    TemplateIn,
 )
 from crossdesk.conversations.sla import add_business_minutes
 from crossdesk.customers import service as customers
@@ -157,11 +160,25 @@ async def messages_of(
 
 
 async def add_agent_message(
-    session: AsyncSession, conversation_id: int, agent_id: int | None, text: str, *, private: bool
+    session: AsyncSession,
+    conversation_id: int,
+    agent_id: int | None,
+    text: str,
+    *,
+    private: bool,
+    template: TemplateIn | None = None,
 ) -> dict[str, Any]:
-    """A reply to the buyer (private=False) or an internal note (private=True) by an agent or integration."""
+    """A reply to the buyer (private=False) or an internal note (private=True) by an agent or integration.
+
+    A reply the conversation's channel would refuse (too long, outside its reply window) raises
+    ReplyRefused with the reason, and nothing is stored."""
     conversation = await get_conversation(session, conversation_id)
     now = utcnow()
+    sender = None if private else await outbox.sender_of(session, conversation.channel_account_id)
+    if sender is not None:
+        check_reply(
+            sender.limits, text, await _last_inbound_at(session, conversation.id), now, bool(template)
+        )
     message = Message(
         conversation_id=conversation.id,
         channel=conversation.channel,
@@ -170,6 +187,8 @@ async def add_agent_message(
         author_agent_id=agent_id,
         text=text,
         is_private=private,
+        meta={"template": template.model_dump()} if template else None,
+        delivery_state="queued" if sender is not None else None,
         sent_at=now,
         created_at=now,
     )
@@ -178,16 +197,21 @@ async def add_agent_message(
         conversation.first_response_at = conversation.first_response_at or now
         conversation.next_response_due_at = None
         conversation.last_message_at = now
-        if await outbox.can_send(session, conversation.channel_account_id):
-            message.delivery_state = "queued"
     conversation.updated_at = now
     await session.flush()
-    if message.delivery_state == "queued":
+    if sender is not None:
         await outbox.enqueue(session, message.id, conversation.channel_account_id)  # type: ignore[arg-type]
     out = message_out(message)
     conv = conversation_out(conversation, await tags_of(session, [conversation.id]))
     append(session, "message.created", {"message": out, "conversation": conv})
     return out
+
+
+async def _last_inbound_at(session: AsyncSession, conversation_id: int) -> dt.datetime | None:
+    stmt = select(func.max(Message.created_at)).where(
+        Message.conversation_id == conversation_id, Message.direction == "inbound"
+    )
+    return await session.scalar(stmt)
 
 
 async def update_conversation(
@@ -222,31 +246,99 @@ async def update_conversation(
     return out
 
 
-async def outbound_payload(session: AsyncSession, message_id: int) -> dict[str, Any]:
-    """What a channel sender needs to deliver a reply: the message, its thread and the buyer's identities."""
+async def outbound_payload(session: AsyncSession, message_id: int) -> Outbound:
+    """What a channel needs to deliver a reply: the message, its thread and the buyer's identities."""
     message = await session.get_one(Message, message_id)
     conversation = await get_conversation(session, message.conversation_id)
     customer = await customers.get(session, conversation.customer_id)
-    identities = await customers.identities_of(session, conversation.customer_id)
-    return {
-        "event": "message.outbound",
-        "message": message_out(message),
-        "conversation": {
-            "id": conversation.id,
-            "thread_key": conversation.thread_key,
-            "subject": conversation.subject,
+    identities = [(i.kind, i.value) for i in await customers.identities_of(session, conversation.customer_id)]
+    replying_to = await session.scalars(
+        select(Message.platform_message_id)
+        .where(
+            Message.conversation_id == conversation.id,
+            Message.direction == "inbound",
+            Message.platform_message_id.is_not(None),
+        )
+        .order_by(Message.id.desc())
+        .limit(20)
+    )
+    out = message_out(message)
+    name = customer.name if customer else None
+    return Outbound(
+        message_id=message.id,
+        conversation_id=conversation.id,
+        channel=conversation.channel,
+        text=message.text,
+        attachments=list(message.attachments),
+        thread_key=conversation.thread_key,
+        subject=conversation.subject,
+        customer_name=name,
+        identities=identities,
+        replying_to=[str(p) for p in replying_to],
+        meta=dict(message.meta or {}),
+        payload={
+            "event": "message.outbound",
+            "message": out,
+            "conversation": {
+                "id": conversation.id,
+                "thread_key": conversation.thread_key,
+                "subject": conversation.subject,
+            },
+            "customer": {
+                "id": conversation.customer_id,
+                "name": name,
+                "identities": [{"kind": k, "value": v} for k, v in identities],
+            },
         },
-        "customer": {
-            "id": conversation.customer_id,
-            "name": customer.name if customer else None,
-            "identities": [{"kind": i.kind, "value": i.value} for i in identities],
-        },
-    }
+    )
 
 
-async def set_delivery_state(session: AsyncSession, message_id: int, state: str) -> None:
-    """Record how a reply's delivery went and tell the agents."""
+async def set_delivery_state(
+    session: AsyncSession, message_id: int, state: str, platform_id: str | None, error: str | None
+) -> None:
+    """Record how a reply's delivery went (and the platform's id for it) and tell the agents."""
     message = await session.get_one(Message, message_id)
     message.delivery_state = state
+    if platform_id is not None:
+        message.platform_message_id = platform_id
+    if error is not None or (message.meta or {}).get("delivery_error"):
+        message.meta = {**(message.meta or {}), "delivery_error": error}
     await session.flush()
     append(session, "message.updated", {"message": message_out(message)})
+
+
+# A receipt only moves a reply forward (a late "delivered" does not undo "read"); "failed" always counts.
+_PROGRESS = {"queued": 0, "sending": 0, "failed": 0, "sent": 1, "delivered": 2, "read": 3}
+
+
+async def apply_receipts(session: AsyncSession, channel: str, receipts: list[Receipt]) -> None:
+    """The platform says replies were delivered, read or failed: update them and tell the agents."""
+    for receipt in receipts:
+        for message in await session.scalars(_receipt_targets(channel, receipt)):
+            current = _PROGRESS.get(message.delivery_state or "", 0)
+            if receipt.state == "failed":
+                message.delivery_state = "failed"
+                message.meta = {**(message.meta or {}), "delivery_error": receipt.error or "failed"}
+            elif _PROGRESS[receipt.state] > current:
+                message.delivery_state = receipt.state
+            else:
+                continue
+            await session.flush()
+            append(session, "message.updated", {"message": message_out(message)})
+
+
+def _receipt_targets(channel: str, receipt: Receipt) -> Select[Message]:
+    stmt = select(Message).where(Message.channel == channel, Message.direction == "outbound")
+    if receipt.platform_message_id is not None:
+        return stmt.where(Message.platform_message_id == receipt.platform_message_id)
+    if receipt.thread_key is None or receipt.before is None:
+        raise ValueError("a receipt names a message, or a thread and a time")
+    return stmt.where(
+        Message.conversation_id.in_(
+            select(Conversation.id).where(
+                Conversation.channel == channel, Conversation.thread_key == receipt.thread_key
+            )
+        ),
+        Message.sent_at <= receipt.before,
+        Message.delivery_state.in_(("sent", "delivered")),
+    ).order_by(Message.id)

@@ -5,6 +5,9 @@ from prometheus_client import Counter, Gauge, Histogram
 HTTP_REQUESTS = Counter("crossdesk_http_requests_total", "HTTP requests", ["method", "route", "status"])
 HTTP_LATENCY = Histogram("crossdesk_http_request_seconds", "HTTP request latency", ["method", "route"])
 INGESTED = Counter("crossdesk_ingested_messages_total", "Inbound messages ingested", ["channel", "result"])
+WEBHOOKS_REJECTED = Counter(
+    "crossdesk_webhooks_rejected_total", "Webhooks refused (bad signature, malformed, unknown)", ["status"]
+)
 INGEST_LATENCY = Histogram(
     "crossdesk_ingest_seconds",
     "Ingest transaction latency",

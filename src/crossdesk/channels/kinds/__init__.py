@@ -1,0 +1,1 @@
+"""One module per channel; each lists its adapters in ``ADAPTERS`` (see ``crossdesk.channels.adapter``)."""
