@@ -80,14 +80,15 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """A real uvicorn server (websockets-sansio) in a thread, serving the app on loopback."""
+    """A real uvicorn server (websockets-sansio) in a thread, serving the app (or another ASGI app, such
+    as a fake platform) on loopback."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings | None, app: Any = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            create_app(settings),
+            app if app is not None else create_app(settings),
             host="127.0.0.1",
             port=self.port,
             ws="websockets-sansio",

@@ -421,6 +421,18 @@ async def channel_inbound(a: A, b: B) -> None:
     assert stored["conversation_id"] != b.conversation_id and stored["customer_id"] != b.customer_id
 
 
+async def webhook(a: A, b: B) -> None:
+    """The generic webhook URL of B's channel does not take A's signature."""
+    raw = json.dumps(inbound.message("A posts into B", sender={"email": b.customer_email})).encode()
+    headers = inbound.signed_headers(a.tenant.channel_secret, raw)
+    for public_id in (b.tenant.channel_public_id, b.channel_public_id):
+        await call(a, b, "POST", f"/hooks/api/{public_id}", {401}, content=raw, headers=headers)
+
+
+async def webhook_handshake(a: A, b: B) -> None:
+    await call(a, b, "GET", f"/hooks/api/{b.channel_public_id}?hub.challenge=1", {405})
+
+
 async def read_events(a: A, b: B) -> None:
     events = (await call(a, b, "GET", "/api/v1/events?after=0&limit=1000", {200})).json()["events"]
     assert events, "A's own activity is in its log"
@@ -552,9 +564,11 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/products"): list_products,
     ("POST", "/api/v1/import/{kind}"): import_rows,
     ("GET", "/api/v1/channels"): list_channels,
-    ("POST", "/api/v1/channels/api"): create_channel,
+    ("POST", "/api/v1/channels/{kind}"): create_channel,
     ("PATCH", "/api/v1/channels/{account_id}"): patch_channel,
     ("POST", "/api/v1/channels/api/{public_id}/messages"): channel_inbound,
+    ("POST", "/hooks/{kind}/{public_id}"): webhook,
+    ("GET", "/hooks/{kind}/{public_id}"): webhook_handshake,
     ("GET", "/api/v1/events"): read_events,
     ("WS", "/api/v1/ws"): socket,
     ("GET", "/login"): web_login_form,
