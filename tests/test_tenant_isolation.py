@@ -520,6 +520,23 @@ async def web_logout(a: A, b: B) -> None:
     await call(a, b, "POST", "/logout", {303}, data={"csrf_token": a.csrf or "none"}, follow_redirects=False)
 
 
+async def channel_settings_page(a: A, b: B) -> None:
+    page = await call(a, b, "GET", "/settings/channels", {200, 303}, follow_redirects=False)
+    assert page.status_code == (200 if a.mode == "cookie" else 303)  # a token is no agent with a page
+    if a.mode == "cookie":
+        assert a.tenant.channel_public_id in page.text and b.channel_public_id not in page.text
+
+
+async def channel_settings_add(a: A, b: B) -> None:
+    form = {"csrf_token": a.csrf or "none", "name": "A's form channel"}
+    await call(a, b, "POST", "/settings/channels/api", {303}, data=form, follow_redirects=False)
+
+
+async def channel_settings_update(a: A, b: B) -> None:
+    form = {"csrf_token": a.csrf or "none"}  # no is_active: would switch B's channel off
+    await call(a, b, "POST", f"/settings/channels/{b.channel_id}/update", REFUSED, data=form)
+
+
 async def public(a: A, b: B, url: str) -> None:
     await call(a, b, "GET", url, {200})
 
@@ -575,6 +592,9 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/login"): web_login_submit,
     ("POST", "/logout"): web_logout,
     ("GET", "/"): web_home,
+    ("GET", "/settings/channels"): channel_settings_page,
+    ("POST", "/settings/channels/{kind}"): channel_settings_add,
+    ("POST", "/settings/channels/{account_id}/update"): channel_settings_update,
 }
 # These end A's session, so they run after every other probe.
 LAST = [("POST", "/api/v1/auth/logout"), ("POST", "/logout")]

@@ -32,6 +32,7 @@ from crossdesk.realtime import service as events
 from crossdesk.realtime.bus import make_bus
 from crossdesk.realtime.hub import Hub
 from crossdesk.realtime.routes import router as realtime_router
+from crossdesk.web.channel_settings import router as channel_settings_router
 from crossdesk.web.routes import router as web_router
 from crossdesk.workspaces import service as workspaces
 from crossdesk.workspaces.routes import router as workspaces_router
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         customers_router,
         commerce_router,
         web_router,
+        channel_settings_router,
         *(a.router for a in ADAPTERS.values() if a.router is not None),
     ):
         app.include_router(router)

@@ -2,32 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
 import uuid
-from collections.abc import AsyncIterator
-
-import pytest
 
 from tests.conftest import PASSWORD, Tenant
 from tests.support import inbound
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(
-    shutil.which("chromium") is None, reason="needs Debian's chromium (apt-get install chromium)"
-)
-
-
-@pytest.fixture
-async def page() -> AsyncIterator[object]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield await browser.new_page()
-        await browser.close()
 
 
 async def test_login_then_a_buyer_message_appears_live(page, tenant: Tenant) -> None:

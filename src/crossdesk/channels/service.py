@@ -61,12 +61,16 @@ async def list_accounts(session: AsyncSession) -> list[ChannelAccount]:
     return list((await session.scalars(select(ChannelAccount).order_by(ChannelAccount.id))).all())
 
 
+async def get_account(session: AsyncSession, account_id: int) -> ChannelAccount | None:
+    return await session.get(ChannelAccount, account_id)
+
+
 async def update_account(
     session: AsyncSession, account_id: int, changes: dict[str, Any]
 ) -> ChannelAccount | None:
     """Rename, switch on or off, and merge settings and secrets into the account (a secret set to an empty
     string is removed)."""
-    account = await session.get(ChannelAccount, account_id)
+    account = await get_account(session, account_id)
     if account is None:
         return None
     if "config" in changes:
