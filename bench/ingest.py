@@ -135,7 +135,8 @@ class Run:
     stopped_early: bool = False
 
 
-Build = Callable[[int, int, int], tuple[bytes, dict[str, str]]]  # (run, seq, sent ns) -> body, headers
+# (run, seq, sent ns) -> path, body, headers
+Build = Callable[[int, int, int], tuple[str, bytes, dict[str, str]]]
 
 
 def message(run: int, seq: int, sent_ns: int, customers: int) -> bytes:
@@ -154,15 +155,16 @@ def message(run: int, seq: int, sent_ns: int, customers: int) -> bytes:
 
 async def post_all(
     port: int,
-    path: str,
     build: Build,
     run: Run,
     count: int,
     concurrency: int,
     limit_s: float,
     rate: float = 0,
+    stored_status: int = 201,
 ) -> None:
-    """Post ``count`` messages from ``concurrency`` connections, bounded by ``limit_s``.
+    """Post ``count`` messages from ``concurrency`` connections, bounded by ``limit_s``; an answer with
+    ``stored_status`` acknowledges a new message (the API channel's 201; platforms' webhooks get 200).
 
     Closed loop (``rate`` 0): each connection posts the next message as soon as its last one is answered,
     which finds the throughput. Paced (``rate`` > 0): message i is due at start + i/rate and its latency
@@ -186,7 +188,7 @@ async def post_all(
                     if due > started:
                         await asyncio.sleep((due - started) / 1e9)
                     started = due
-                body, headers = build(run.run, seq, started)
+                path, body, headers = build(run.run, seq, started)
                 try:
                     status, _ = await http.request("POST", path, body, headers)
                 except (OSError, asyncio.IncompleteReadError) as exc:
@@ -195,7 +197,7 @@ async def post_all(
                     http = await Http.open(port)
                     continue
                 now = time.monotonic_ns()
-                if status == 201:
+                if status == stored_status:
                     run.acked.add(seq)
                     run.ack_ns.append(now - started)
                     run.last_ack_ns = now
@@ -245,10 +247,10 @@ class Target:
     name: str
     database: str
     server: Server
-    path: str
     build: Build
     tenant: Tenant | None  # None: the baseline (no socket, its own table)
     count_stored: Callable[[int], Any]  # run -> awaitable Counter of stored seqs (after the server stopped)
+    stored_status: int = 201
 
 
 def check_once(run: Run, stored: Counter[int], socket: bool) -> dict[str, int]:
@@ -271,13 +273,13 @@ async def run_target(target: Target, args: argparse.Namespace) -> dict[str, Any]
             assert target.tenant is not None
             await agent.open(server.port, target.tenant.token)
             agent.runs = {1: flat, 2: paced}
-        port, path, build = server.port, target.path, target.build
+        port, build, ok = server.port, target.build, target.stored_status
         # Warm-up (run 0, not reported): connection pools, statement caches, the first customers.
-        await post_all(port, path, build, Run(0), args.warmup, args.concurrency, 60)
+        await post_all(port, build, Run(0), args.warmup, args.concurrency, 60, stored_status=ok)
         await asyncio.sleep(0.5)
         profile = Profile(server.pid, f"ingest-{target.name}", args.profile_s) if args.profile else None
         meter = CpuMeter(server)
-        await post_all(port, path, build, flat, args.messages, args.concurrency, args.limit_s)
+        await post_all(port, build, flat, args.messages, args.concurrency, args.limit_s, stored_status=ok)
         cpu = meter.read()
         if agent is not None:
             await agent.drain(flat)
@@ -287,9 +289,8 @@ async def run_target(target: Target, args: argparse.Namespace) -> dict[str, Any]
         throughput = len(flat.acked) / (max(flat.last_ack_ns - flat.start_ns, 1) / 1e9)
         rate = max(1.0, args.paced_fraction * throughput)
         await asyncio.sleep(0.5)
-        await post_all(
-            port, path, build, paced, round(rate * args.paced_s), args.concurrency, args.paced_s + 30, rate
-        )
+        count = round(rate * args.paced_s)
+        await post_all(port, build, paced, count, args.concurrency, args.paced_s + 30, rate, ok)
         if agent is not None:
             await agent.drain(paced)
             agent.close()
@@ -361,22 +362,22 @@ def count_baseline_rows(path: Path, run: int) -> Counter[int]:
 def crossdesk_target(
     name: str, database: str, url: str, tenant: Tenant, data_dir: Path, customers: int
 ) -> Target:
-    def build(run: int, seq: int, sent_ns: int) -> tuple[bytes, dict[str, str]]:
+    def build(run: int, seq: int, sent_ns: int) -> tuple[str, bytes, dict[str, str]]:
         raw = message(run, seq, sent_ns, customers)
-        return raw, tenant.signed(raw)
+        return tenant.inbound_path, raw, tenant.signed(raw)
 
     async def stored(run: int) -> Counter[int]:
         return await count_product_rows(url, tenant.workspace_id, run)
 
     server = crossdesk_server(f"ingest-{name}", free_port(), data_dir, url)
-    return Target(name, database, server, tenant.inbound_path, build, tenant, stored)
+    return Target(name, database, server, build, tenant, stored)
 
 
 def baseline_target(data_dir: Path, customers: int) -> Target:
     path = data_dir / "baseline.db"
 
-    def build(run: int, seq: int, sent_ns: int) -> tuple[bytes, dict[str, str]]:
-        return message(run, seq, sent_ns, customers), {"content-type": "application/json"}
+    def build(run: int, seq: int, sent_ns: int) -> tuple[str, bytes, dict[str, str]]:
+        return "/messages", message(run, seq, sent_ns, customers), {"content-type": "application/json"}
 
     async def stored(run: int) -> Counter[int]:
         return count_baseline_rows(path, run)
@@ -384,7 +385,7 @@ def baseline_target(data_dir: Path, customers: int) -> Target:
     server = uvicorn_server(
         "ingest-baseline", "bench.ingest:create_baseline_app", free_port(), **{BASELINE_DB_ENV: str(path)}
     )
-    return Target("bare-insert", "sqlite", server, "/messages", build, None, stored)
+    return Target("bare-insert", "sqlite", server, build, None, stored)
 
 
 def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
