@@ -25,7 +25,7 @@ import uuid
 import zlib
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -317,6 +317,7 @@ class Tenant:
     token: str
     public_id: str
     secret: str
+    accounts: dict[str, str] = field(default_factory=dict)  # channel kind -> its account's public id
 
     @property
     def inbound_path(self) -> str:
@@ -333,8 +334,11 @@ class Tenant:
         }
 
 
-async def make_tenant(database_url: str) -> Tenant:
-    """Migrate, then create a workspace, its owner, an admin API token and a signed API channel."""
+async def make_tenant(
+    database_url: str, accounts: dict[str, tuple[dict[str, Any], dict[str, str]]] | None = None
+) -> Tenant:
+    """Migrate, then create a workspace, its owner, an admin API token, a signed API channel, and an account
+    of each kind in ``accounts`` (kind -> settings, secrets)."""
     from crossdesk.channels import service as channels
     from crossdesk.db import Database, migrate
     from crossdesk.workspaces import service as workspaces
@@ -351,7 +355,11 @@ async def make_tenant(database_url: str) -> Tenant:
             _, token = await workspaces.create_api_token(session, ws.id, "bench", "admin", owner.id)
         async with db.transaction(ws.id) as session:
             account, secret = await channels.create_account(session, "api", "Bench")
-        return Tenant(ws.id, token, account.public_id, secret)
+            others = {
+                kind: (await channels.create_account(session, kind, kind, config, credentials))[0].public_id
+                for kind, (config, credentials) in (accounts or {}).items()
+            }
+        return Tenant(ws.id, token, account.public_id, secret, others)
     finally:
         await db.dispose()
 

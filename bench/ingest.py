@@ -161,9 +161,9 @@ async def post_all(
     concurrency: int,
     limit_s: float,
     rate: float = 0,
-    stored_status: int = 201,
+    stored_status: tuple[int, ...] = (201,),
 ) -> None:
-    """Post ``count`` messages from ``concurrency`` connections, bounded by ``limit_s``; an answer with
+    """Post ``count`` messages from ``concurrency`` connections, bounded by ``limit_s``; an answer with a
     ``stored_status`` acknowledges a new message (the API channel's 201; platforms' webhooks get 200).
 
     Closed loop (``rate`` 0): each connection posts the next message as soon as its last one is answered,
@@ -197,7 +197,7 @@ async def post_all(
                     http = await Http.open(port)
                     continue
                 now = time.monotonic_ns()
-                if status == stored_status:
+                if status in stored_status:
                     run.acked.add(seq)
                     run.ack_ns.append(now - started)
                     run.last_ack_ns = now
@@ -250,7 +250,7 @@ class Target:
     build: Build
     tenant: Tenant | None  # None: the baseline (no socket, its own table)
     count_stored: Callable[[int], Any]  # run -> awaitable Counter of stored seqs (after the server stopped)
-    stored_status: int = 201
+    stored_status: tuple[int, ...] = (201,)
 
 
 def check_once(run: Run, stored: Counter[int], socket: bool) -> dict[str, int]:
@@ -486,10 +486,9 @@ async def main(args: argparse.Namespace) -> None:
     save_results("ingest", args, rows, report(rows, args), chart)
 
 
-def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def options(doc: str | None) -> argparse.ArgumentParser:
+    """The options of a closed-loop ingest benchmark (this one's and ``bench.channels``')."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tag", default="", help="suffix of the results' file names")
     parser.add_argument("--quick", action="store_true", help="a short smoke run (500 messages)")
     parser.add_argument("--messages", type=int, default=10_000)
@@ -499,10 +498,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--limit-s", type=float, default=120.0, help="stop posting after this long")
     parser.add_argument("--paced-fraction", type=float, default=0.5, help="paced run's rate, x throughput")
     parser.add_argument("--paced-s", type=float, default=5.0, help="length of the paced run")
-    parser.add_argument("--no-postgres", action="store_true", help="SQLite and the baseline only")
     parser.add_argument("--profile", action="store_true", help="py-spy each server during its run")
     parser.add_argument("--profile-s", type=float, default=10.0, help="how long to profile")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def settle(args: argparse.Namespace) -> argparse.Namespace:
+    """Apply --quick and keep every figure within bounds (the run is bounded in time as well as count)."""
     if args.quick:
         args.messages, args.concurrency, args.customers, args.warmup = min(args.messages, 500), 16, 50, 50
         args.paced_s = 1.0
@@ -511,8 +513,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     args.customers = max(1, args.customers)
     args.limit_s = max(1.0, min(args.limit_s, 600.0))
     args.paced_fraction = max(0.01, min(args.paced_fraction, 2.0))
-    args.paced_s = max(0.5, min(args.paced_s, 60.0))  # the run is bounded in time as well as in count
+    args.paced_s = max(0.5, min(args.paced_s, 60.0))
     return args
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = options(__doc__)
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite and the baseline only")
+    return settle(parser.parse_args(argv))
 
 
 def run(argv: list[str] | None = None) -> None:

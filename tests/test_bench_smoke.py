@@ -37,3 +37,10 @@ def test_ingest_benchmark_stores_each_message_once() -> None:
     assert crossdesk["acked"] > 0
     assert crossdesk["exactly_once"] is True
     assert crossdesk["stored_twice"] == crossdesk["acked_not_stored"] == crossdesk["on_socket_twice"] == 0
+
+
+def test_channels_benchmark_takes_every_platforms_webhook_once() -> None:
+    api, mixed = run_quick("channels", "--messages", "200")["rows"]
+    assert (api["target"], mixed["target"]) == ("api-ingest", "mixed-webhooks")
+    for row in (api, mixed):
+        assert row["acked"] == 200 and row["exactly_once"] is True and not row["errors"]
