@@ -3,6 +3,7 @@ reference, and webhook deliveries taken once."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Iterator
@@ -14,7 +15,16 @@ from hypothesis import strategies as st
 from sqlalchemy import update
 
 from crossdesk.channels import service as channels
-from crossdesk.channels.adapter import Account, Adapter, Limits, Outbound, Receipt, ReplyRefused
+from crossdesk.channels.adapter import (
+    Account,
+    Adapter,
+    Limits,
+    Outbound,
+    PermanentError,
+    Receipt,
+    ReplyRefused,
+)
+from crossdesk.channels.outbox import OutboxWorker
 from crossdesk.channels.registry import ADAPTERS
 from crossdesk.channels.rules import check_reply
 from crossdesk.conversations import service
@@ -196,3 +206,44 @@ async def test_a_delivery_id_is_taken_once_per_account(db: Database, tenant: Ten
         assert await channels.first_delivery(session, two.id, "d-1"), "another account's delivery"
     async with db.transaction(tenant.workspace_id, readonly=True) as session:
         assert await channels.delivery_seen(session, one.id, "d-1")
+
+
+# --- the outbox keeps secrets out of what agents see ------------------------------------------------
+
+
+class Leaky(Windowed):
+    kind = channel = "leaky"
+    limits = Limits()
+    credential_names = ("access_token",)
+
+    async def send(self, client: Any, account: Account, outbound: Outbound, idempotency_key: str) -> str:
+        token = account.credentials["access_token"]
+        raise PermanentError(f"400 for https://graph.example/v1/me/messages?access_token={token}")
+
+
+async def test_a_send_error_never_shows_the_platform_secret(db: Database, tenant: Tenant) -> None:
+    ADAPTERS["leaky"] = Leaky()
+    try:
+        async with db.transaction(tenant.workspace_id) as session:
+            account, _ = await channels.create_account(
+                session, "leaky", "Leaky", credentials={"access_token": "EAAGtoken123"}
+            )
+        stored = await ingest(db, tenant.workspace_id, message("l@example.com", channel="leaky"), account.id)
+        sent = await reply(db, tenant, stored.conversation_id)
+        # This worker, or the server's own (same process, same database), sends it: either will do.
+        worker = OutboxWorker(db, service.outbound_payload, service.set_delivery_state)
+        try:
+            for _ in range(50):
+                await worker.run_once()
+                async with db.transaction(tenant.workspace_id) as session:
+                    row = await session.get_one(Message, sent["id"])
+                if row.delivery_state == "dead":
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            await worker.close()
+    finally:
+        del ADAPTERS["leaky"]
+    assert row.delivery_state == "dead"
+    assert row.meta is not None and "access_token=[secret]" in row.meta["delivery_error"]
+    assert "EAAGtoken123" not in str(row.meta)

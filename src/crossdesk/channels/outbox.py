@@ -22,7 +22,7 @@ import httpx
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crossdesk.channels.adapter import Adapter, Outbound, PermanentError
+from crossdesk.channels.adapter import Account, Adapter, Outbound, PermanentError
 from crossdesk.channels.models import ChannelAccount, OutboxItem
 from crossdesk.channels.registry import ADAPTERS
 from crossdesk.channels.service import view
@@ -46,6 +46,16 @@ async def sender_of(session: AsyncSession, account_id: int | None) -> Adapter | 
 
 async def enqueue(session: AsyncSession, message_id: int, account_id: int) -> None:
     session.add(OutboxItem(message_id=message_id, channel_account_id=account_id))
+
+
+def _redacted(error: str | None, account: Account) -> str | None:
+    """An error is shown to agents and logged: no platform secret may ride along in it (say, in a URL)."""
+    if error is None:
+        return None
+    for secret in (account.secret, *account.credentials.values()):
+        if len(secret) >= 4:
+            error = error.replace(secret, "[secret]")
+    return error
 
 
 @dataclass(frozen=True)
@@ -139,10 +149,12 @@ class OutboxWorker:
             )
         except PermanentError as exc:
             error, permanent = str(exc), True
-        except Exception as exc:  # a network error or a channel's bug: retried, then dead, never stuck
-            log.warning("outbox send failed", extra={"outbox_id": item.id}, exc_info=True)
+        except (httpx.HTTPError, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}"
-        await self._record(item, error, permanent, platform_id)
+        except Exception as exc:  # a channel's bug: retried, then dead, never stuck
+            log.exception("a channel's send failed unexpectedly", extra={"outbox_id": item.id})
+            error = f"{type(exc).__name__}: {exc}"
+        await self._record(item, _redacted(error, account), permanent, platform_id)
 
     async def _record(
         self, item: Claimed, error: str | None, permanent: bool, platform_id: str | None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import time
 from typing import Any
 
@@ -29,6 +30,7 @@ from crossdesk.db import Database
 from crossdesk.ops import metrics
 from crossdesk.workspaces.deps import DB, AdminPrincipal, RowId
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["channels"])
 MANAGE = "/api/v1/channels"
 
@@ -153,8 +155,10 @@ async def _account(request: Request, kind: str, public_id: str) -> tuple[Adapter
     return adapter, account, hook
 
 
-def _refusal(exc: Rejected) -> JSONResponse:
+def _refusal(kind: str, exc: Rejected) -> JSONResponse:
+    """Refusals are logged by kind and reason (reasons never hold a secret; bodies are not logged)."""
     metrics.WEBHOOKS_REJECTED.labels(exc.status).inc()
+    log.info("webhook refused", extra={"kind": kind[:32], "status": exc.status, "reason": str(exc)[:200]})
     return JSONResponse({"detail": exc.detail}, status_code=exc.status)
 
 
@@ -165,7 +169,7 @@ async def webhook_handshake(kind: str, public_id: str, request: Request) -> Resp
         adapter, account, hook = await _account(request, kind, public_id)
         return PlainTextResponse(adapter.handshake(account, hook))
     except Rejected as exc:
-        return _refusal(exc)
+        return _refusal(kind, exc)
 
 
 @router.post(
@@ -192,9 +196,9 @@ async def webhook(kind: str, public_id: str, request: Request) -> Response:
         parsed = adapter.parse(account, hook)
         results = await _apply(request, adapter, account, parsed)
     except Rejected as exc:
-        return _refusal(exc)
+        return _refusal(kind, exc)
     except InvalidIdentity as exc:
-        return _refusal(Rejected(str(exc), 422))
+        return _refusal(kind, Rejected(str(exc), 422))
     if kind == "api":  # the API channel answers with the message it stored
         (result,) = results
         code = status.HTTP_200_OK if result.duplicate else status.HTTP_201_CREATED
