@@ -60,3 +60,16 @@ class OutboxItem(WorkspaceOwned, Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class SyncVersion(WorkspaceOwned, Base):
+    """The platform's version (its ``updated_at``) of a record last applied from it: webhooks arrive out of
+    order, and an older snapshot must not overwrite a newer one."""
+
+    __tablename__ = "sync_versions"
+    __table_args__ = (UniqueConstraint("channel_account_id", "resource"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_account_id: Mapped[int] = mapped_column(ForeignKey("channel_accounts.id", ondelete="CASCADE"))
+    resource: Mapped[str] = mapped_column(String(200))  # e.g. "order:450789469"
+    version: Mapped[dt.datetime] = mapped_column(UTCDateTime)

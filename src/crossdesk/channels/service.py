@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import time
 from typing import Any
@@ -11,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crossdesk.channels.adapter import Account
-from crossdesk.channels.models import ChannelAccount, WebhookDelivery
+from crossdesk.channels.models import ChannelAccount, SyncVersion, WebhookDelivery
 from crossdesk.db import Database
 
 
@@ -105,6 +106,26 @@ async def first_delivery(session: AsyncSession, account_id: int, delivery_id: st
             await session.flush()
     except IntegrityError:
         return False
+    return True
+
+
+async def claim_version(session: AsyncSession, account_id: int, resource: str, version: dt.datetime) -> bool:
+    """Whether a platform's snapshot of a record is at least as new as the last one applied (then it becomes
+    the record's version). The row stays locked to the commit on PostgreSQL (SQLite has one writer), so
+    snapshots of one record apply one after another; a concurrent first claim raises IntegrityError."""
+    stmt = (
+        select(SyncVersion)
+        .where(SyncVersion.channel_account_id == account_id, SyncVersion.resource == resource)
+        .with_for_update()
+    )
+    row = await session.scalar(stmt)
+    if row is None:
+        session.add(SyncVersion(channel_account_id=account_id, resource=resource, version=version))
+        await session.flush()
+        return True
+    if row.version > version:
+        return False
+    row.version = version
     return True
 
 

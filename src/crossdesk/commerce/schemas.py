@@ -6,7 +6,15 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from crossdesk.commerce.money import Amount, Currency, line_total
 from crossdesk.conversations.schemas import SenderIn, Untrusted
@@ -71,7 +79,14 @@ class OrderIn(Untrusted):
     items: list[OrderItemIn] = Field(min_length=1, max_length=1000)
     shipping: Amount = Field(Decimal(0), ge=0)
     tax: Amount = Field(Decimal(0), ge=0)
-    total: Amount | None = Field(None, ge=0, description="Checked against items + shipping + tax when given.")
+    adjustment: Amount = Field(
+        Decimal(0),
+        description="What the total differs from items + shipping + tax by: discounts, refunds and tax "
+        "already in the prices (negative), duties and fees (positive).",
+    )
+    total: Amount | None = Field(
+        None, ge=0, description="Checked against items + shipping + tax + adjustment when given."
+    )
     shipping_address: dict[str, str] = Field(default_factory=dict)
     shipments: list[ShipmentIn] = Field(default_factory=list, max_length=20)
 
@@ -81,18 +96,24 @@ class OrderIn(Untrusted):
 
     @property
     def computed_total(self) -> Decimal:
-        return self.subtotal + self.shipping + self.tax
+        return self.subtotal + self.shipping + self.tax + self.adjustment
 
     @field_validator("total")
     @classmethod
     def _total_matches(cls, total: Decimal | None, info: ValidationInfo) -> Decimal | None:
-        items, shipping, tax = (info.data.get(k) for k in ("items", "shipping", "tax"))
-        if total is None or items is None or shipping is None or tax is None:
+        data = info.data
+        if total is None or any(data.get(k) is None for k in ("items", "shipping", "tax", "adjustment")):
             return total  # another field is invalid already, and reported
-        expected = items_total(items) + shipping + tax
+        expected = items_total(data["items"]) + data["shipping"] + data["tax"] + data["adjustment"]
         if total != expected:
-            raise ValueError(f"total {total} is not items + shipping + tax = {expected}")
+            raise ValueError(f"total {total} is not items + shipping + tax + adjustment = {expected}")
         return total
+
+    @model_validator(mode="after")
+    def _total_not_negative(self) -> OrderIn:
+        if self.computed_total < 0:
+            raise ValueError("the adjustment makes the total negative")
+        return self
 
 
 class OrderItemOut(BaseModel):

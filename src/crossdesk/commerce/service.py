@@ -126,16 +126,17 @@ async def list_products(session: AsyncSession, limit: int, offset: int) -> list[
 
 async def orders_of_customer(session: AsyncSession, customer_id: int, limit: int = 50) -> list[OrderOut]:
     """The customer's newest orders with their items and shipments."""
-    orders = list(
-        (
-            await session.scalars(
-                select(Order)
-                .where(Order.customer_id == customer_id)
-                .order_by(Order.placed_at.desc())
-                .limit(limit)
-            )
-        ).all()
-    )
+    stmt = select(Order).where(Order.customer_id == customer_id).order_by(Order.placed_at.desc()).limit(limit)
+    return await _with_lines(session, list((await session.scalars(stmt)).all()))
+
+
+async def order_by_external_id(session: AsyncSession, external_id: str) -> OrderOut | None:
+    """One order, by the shop's own id for it, with its items and shipments."""
+    order = await session.scalar(select(Order).where(Order.external_id == external_id))
+    return None if order is None else (await _with_lines(session, [order]))[0]
+
+
+async def _with_lines(session: AsyncSession, orders: list[Order]) -> list[OrderOut]:
     ids = [o.id for o in orders]
     items = (
         await session.scalars(select(OrderItem).where(OrderItem.order_id.in_(ids)).order_by(OrderItem.id))
