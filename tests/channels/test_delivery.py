@@ -53,6 +53,11 @@ def test_reply_outside_the_window_is_refused_with_what_is_still_allowed() -> Non
     check_reply(DAY, "ok", None, NOW, templated=True)
 
 
+def test_templates_only_where_the_channel_has_them() -> None:
+    with pytest.raises(ReplyRefused, match="no message templates"):
+        check_reply(Limits(), "ok", NOW, NOW, templated=True)
+
+
 @given(st.text(max_size=300))
 def test_length_limit_holds_for_any_text(text: str) -> None:
     if len(text) > DAY.max_text:

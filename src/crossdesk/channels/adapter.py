@@ -61,7 +61,8 @@ class Limits:
     max_text: int = 20_000
     # How long after the buyer's last message a free-form reply is allowed; None: no window.
     reply_window: dt.timedelta | None = None
-    # What may still be sent outside the window, said in the refusal ("approved templates").
+    # What may still be sent outside the window, said in the refusal ("approved templates"); a channel that
+    # names it takes template replies (``Outbound.meta["template"]``), any time.
     outside_window: str | None = None
 
 

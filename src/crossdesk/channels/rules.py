@@ -13,6 +13,8 @@ def check_reply(
     """Raise ReplyRefused with the reason when the channel would refuse this reply."""
     if len(text) > limits.max_text:
         raise ReplyRefused(f"the channel takes at most {limits.max_text} characters, not {len(text)}")
+    if templated and not limits.outside_window:
+        raise ReplyRefused("the channel has no message templates: send the text alone")
     if limits.reply_window is None or templated:
         return
     if last_inbound_at is None or now - last_inbound_at > limits.reply_window:
