@@ -7,6 +7,7 @@ probe here or makes ``test_every_route_has_a_probe`` fail.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,6 +21,7 @@ from fastapi.routing import APIWebSocketRoute
 from sqlalchemy import delete, func, select, update
 from starlette.routing import Mount, WebSocketRoute
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from crossdesk.app import create_app
 from crossdesk.config import Settings
@@ -29,6 +31,7 @@ from tests.conftest import PASSWORD, Tenant
 from tests.support import inbound
 
 REFUSED = {403, 404}
+A_SHOP, B_SHOP = "https://a-shop.example", "https://b-shop.example"
 FRAME_WAIT_S = 15  # a guard against hanging, not a timing assertion
 
 
@@ -70,6 +73,7 @@ class B:
     token_ids: list[int]
     channel_id: int
     channel_public_id: str
+    widget_public_id: str
     sku: str
     order_external_id: str
     secrets: list[str] = field(default_factory=list)
@@ -113,6 +117,10 @@ async def build_b(b: Tenant) -> B:
         assert token.status_code == 201, token.text
         channel = await c.post("/api/v1/channels/api", json={"name": f"channel {marker}"})
         assert channel.status_code == 201, channel.text
+        widget = await c.post(
+            "/api/v1/channels/webchat", json={"name": "chat", "config": {"allowed_origins": [B_SHOP]}}
+        )
+        assert widget.status_code == 201, widget.text
         sku, order_id = f"SKU-{uuid.uuid4().hex[:12]}", f"ORD-{uuid.uuid4().hex[:12]}"
         product = {"sku": sku, "title": f"Product {marker}", "price": "12.50", "currency": "EUR", "stock": 7}
         order = {
@@ -147,6 +155,7 @@ async def build_b(b: Tenant) -> B:
         token_ids=token_ids,
         channel_id=channel.json()["id"],
         channel_public_id=channel.json()["public_id"],
+        widget_public_id=widget.json()["public_id"],
         sku=sku,
         order_external_id=order_id,
         # The marker is in every text, name and title of B; the rest are B's unguessable values.
@@ -537,11 +546,72 @@ async def channel_settings_update(a: A, b: B) -> None:
     await call(a, b, "POST", f"/settings/channels/{b.channel_id}/update", REFUSED, data=form)
 
 
+async def a_visitor(a: A) -> str:
+    """A visitor of A's own chat widget (on A's shop): its token."""
+    async with a.tenant.client() as c:
+        widget = await c.post("/api/v1/channels/webchat", json={"name": "A's chat"})
+    async with httpx.AsyncClient(base_url=a.tenant.server.url, timeout=30) as fresh:
+        started = await fresh.post(f"/widget/api/{widget.json()['public_id']}/session")
+    assert started.status_code == 200, started.text
+    return str(started.json()["token"])
+
+
+async def widget_preflight(a: A, b: B) -> None:
+    headers = {"origin": A_SHOP, "access-control-request-method": "POST"}
+    refused = await call(
+        a, b, "OPTIONS", f"/widget/api/{b.widget_public_id}/messages", {403}, headers=headers
+    )
+    assert "access-control-allow-origin" not in refused.headers
+
+
+async def widget_session(a: A, b: B) -> None:
+    """A's visitor token (or A's own credentials) opens no session of B's widget."""
+    headers = {"authorization": f"Bearer {await a_visitor(a)}", "origin": B_SHOP}
+    async with httpx.AsyncClient(base_url=a.tenant.server.url, timeout=30) as fresh:
+        await call(
+            a, b, "POST", f"/widget/api/{b.widget_public_id}/session", {401}, client=fresh, headers=headers
+        )
+    await call(
+        a, b, "POST", f"/widget/api/{b.widget_public_id}/session", {200, 401}, headers={"origin": B_SHOP}
+    )
+
+
+async def widget_messages(a: A, b: B) -> None:
+    headers = {"authorization": f"Bearer {await a_visitor(a)}", "origin": B_SHOP}
+    body = {"client_id": uuid.uuid4().hex, "text": "A's visitor writes to B"}
+    async with httpx.AsyncClient(base_url=a.tenant.server.url, timeout=30) as fresh:
+        url = f"/widget/api/{b.widget_public_id}/messages"
+        await call(a, b, "POST", url, {401}, client=fresh, json=body, headers=headers)
+
+
+async def widget_socket(a: A, b: B) -> None:
+    """A's visitor token is refused on B's widget socket (closed with 4401, nothing of B sent)."""
+    url = f"{a.tenant.server.ws_url}/widget/api/{b.widget_public_id}/ws?last_event_id=0"
+    frames: list[str] = []
+    async with connect(url, additional_headers={"origin": B_SHOP}, proxy=None) as ws:
+        await ws.send(json.dumps({"type": "auth", "token": await a_visitor(a)}))
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                frames.append(str(await asyncio.wait_for(ws.recv(), FRAME_WAIT_S)))
+    assert ws.close_code == 4401, (ws.close_code, frames)
+    assert_no_leak(b, "widget socket", json.dumps(frames))
+
+
+async def email_attachment(a: A, b: B) -> None:
+    await call(a, b, "GET", f"/api/v1/email/attachments/{'0' * 64}/x.pdf", REFUSED)
+
+
 async def public(a: A, b: B, url: str) -> None:
     await call(a, b, "GET", url, {200})
 
 
 Probe = Callable[[A, B], Awaitable[None]]
+
+
+async def widget_script(a: A, b: B) -> None:
+    """B's widget script is the same public file for anyone: nothing of B's in it."""
+    script = await call(a, b, "GET", f"/widget/{b.widget_public_id}.js", {200})
+    assert script.text == (await call(a, b, "GET", "/widget.js", {200})).text
 
 
 def page(url: str) -> Probe:
@@ -595,6 +665,14 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/settings/channels"): channel_settings_page,
     ("POST", "/settings/channels/{kind}"): channel_settings_add,
     ("POST", "/settings/channels/{account_id}/update"): channel_settings_update,
+    ("GET", "/widget.js"): page("/widget.js"),
+    ("GET", "/widget/widget.css"): page("/widget/widget.css"),
+    ("GET", "/widget/{public_key}.js"): widget_script,
+    ("OPTIONS", "/widget/api/{public_key}/{endpoint}"): widget_preflight,
+    ("POST", "/widget/api/{public_key}/session"): widget_session,
+    ("POST", "/widget/api/{public_key}/messages"): widget_messages,
+    ("WS", "/widget/api/{public_key}/ws"): widget_socket,
+    ("GET", "/api/v1/email/attachments/{digest}/{name}"): email_attachment,
 }
 # These end A's session, so they run after every other probe.
 LAST = [("POST", "/api/v1/auth/logout"), ("POST", "/logout")]

@@ -5,6 +5,9 @@ order. A gap (events committed by another process whose bus message has not arri
 order) is filled from the event log, so every socket sees seq 1, 2, 3... with nothing missing and
 nothing twice. A reconnecting client names the last event id it saw; it gets the backlog from the log,
 then the live stream, or a ``reload`` frame when the backlog is gone or too long.
+
+A socket with a ``view`` (a chat-widget visitor's) sees only what its view makes of each event: the view
+picks and reshapes the few events meant for it, and the rest never reach it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ log = logging.getLogger(__name__)
 Event = dict[str, Any]
 Fetch = Callable[[int, int, int], Awaitable[list[Event]]]  # (workspace, after, upto) -> events
 Head = Callable[[int], Awaitable[tuple[int, int | None]]]  # workspace -> (current seq, oldest kept seq)
+View = Callable[[Event], Event | None]  # what one socket may see of an event; None: nothing
 
 SEND_QUEUE = 10_000
 CLOSE_TOO_SLOW = 4008
@@ -41,10 +45,13 @@ def encode(event: Event) -> str:
 
 
 class Connection:
-    def __init__(self, socket: Socket, workspace_id: int, agent_id: int | None) -> None:
+    def __init__(
+        self, socket: Socket, workspace_id: int, agent_id: int | None, view: View | None = None
+    ) -> None:
         self.socket = socket
         self.workspace_id = workspace_id
         self.agent_id = agent_id
+        self.view = view
         self.last_seq = 0
         self.catching_up = True
         self.pending: list[tuple[int | None, str]] = []
@@ -86,6 +93,7 @@ class WorkspaceChannel:
         self.workspace_id = workspace_id
         self.last_seq = last_seq
         self.connections: set[Connection] = set()
+        self.viewers: set[Connection] = set()  # sockets with a view, kept apart from the plain fan-out
         self.inbox: asyncio.Queue[list[Event]] = asyncio.Queue()
         self._fetch = fetch
         self.failed = False
@@ -101,7 +109,7 @@ class WorkspaceChannel:
                 "event pump failed; closing the workspace's sockets", extra={"workspace": self.workspace_id}
             )
             self.failed = True
-            for connection in list(self.connections):
+            for connection in [*self.connections, *self.viewers]:
                 connection.abort(CLOSE_RESUME, "server hiccup; resume")
 
     async def _pump_forever(self) -> None:
@@ -110,6 +118,7 @@ class WorkspaceChannel:
                 seq = event.get("seq")
                 if seq is None:
                     self._broadcast(None, encode(event))
+                    self._show(event)
                     continue
                 if seq <= self.last_seq:
                     continue
@@ -124,11 +133,25 @@ class WorkspaceChannel:
             lag = dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(event["at"])
             metrics.EVENT_LAG.observe(max(lag.total_seconds(), 0.0))
         self._broadcast(event["seq"], encode(event))
+        self._show(event)
 
     def _broadcast(self, seq: int | None, text: str) -> None:
         for connection in self.connections:
             connection.push(seq, text)
         metrics.EVENTS_DELIVERED.inc(len(self.connections))
+
+    def _show(self, event: Event) -> None:
+        for connection in self.viewers:
+            shown = connection.view(event) if connection.view is not None else None
+            if shown is not None:
+                connection.push(event.get("seq"), encode(shown))
+
+    def members(self, connection: Connection) -> set[Connection]:
+        return self.viewers if connection.view is not None else self.connections
+
+    @property
+    def empty(self) -> bool:
+        return not self.connections and not self.viewers
 
 
 class Hub:
@@ -161,37 +184,42 @@ class Hub:
             if current > channel.last_seq:
                 channel.inbox.put_nowait(await self._fetch(workspace_id, channel.last_seq, current))
 
-    async def attach(self, connection: Connection, last_event_id: int | None) -> None:
-        """Register the socket, then queue its opening frame, its backlog and what arrived meanwhile."""
+    async def attach(self, connection: Connection, last_event_id: int | None) -> str:
+        """Register the socket, then queue its opening frame, its backlog and what arrived meanwhile.
+
+        Returns the opening frame's type: "hello", or "reload" when the backlog could not be replayed."""
         async with self._lock:
             channel = self.channels.get(connection.workspace_id)
             if channel is None or channel.failed:
                 current, _ = await self._head(connection.workspace_id)
                 channel = WorkspaceChannel(connection.workspace_id, current, self._fetch)
                 self.channels[connection.workspace_id] = channel
-            channel.connections.add(connection)
+            channel.members(connection).add(connection)
         metrics.SOCKETS.inc()
         # Read the head again, after registering: anything committed from here on reaches ``pending``,
         # and anything before is in the log up to this head, so the backlog below misses nothing.
         current, oldest = await self._head(connection.workspace_id)
         frames: list[str] = []
+        opening = "hello"
         if last_event_id is None:
             connection.last_seq = current
-            frames.append(_control("hello", current))
+            frames.append(_control(opening, current))
         elif self._too_old(last_event_id, current, oldest):
             connection.last_seq = current
-            frames.append(_control("reload", current))
+            opening = "reload"
+            frames.append(_control(opening, current))
         else:
             backlog = await self._fetch(connection.workspace_id, last_event_id, current)
             connection.last_seq = backlog[-1]["seq"] if backlog else last_event_id
             frames.append(_control("hello", last_event_id))
-            frames.extend(encode(e) for e in backlog)
+            frames.extend(_seen(connection, backlog))
         for text in frames:
             connection.queue.put_nowait(text)
         connection.catching_up = False
         pending, connection.pending = connection.pending, []
         for seq, text in pending:
             connection.push(seq, text)
+        return opening
 
     def _too_old(self, last_event_id: int, current: int, oldest: int | None) -> bool:
         if last_event_id > current or last_event_id < 0:
@@ -205,10 +233,10 @@ class Hub:
         metrics.SOCKETS.dec()
         async with self._lock:
             channel = self.channels.get(connection.workspace_id)
-            if channel is None or connection not in channel.connections:
+            if channel is None or connection not in channel.members(connection):
                 return  # its channel failed and was replaced
-            channel.connections.remove(connection)
-            if not channel.connections:
+            channel.members(connection).remove(connection)
+            if channel.empty:
                 del self.channels[connection.workspace_id]
                 channel.task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -217,6 +245,14 @@ class Hub:
     def agent_sockets(self, workspace_id: int, agent_id: int) -> int:
         channel = self.channels.get(workspace_id)
         return 0 if channel is None else sum(1 for c in channel.connections if c.agent_id == agent_id)
+
+
+def _seen(connection: Connection, events: list[Event]) -> list[str]:
+    """The frames of these events that the connection may see."""
+    view = connection.view
+    if view is None:
+        return [encode(e) for e in events]
+    return [encode(shown) for shown in map(view, events) if shown is not None]
 
 
 def _control(kind: str, last_id: int) -> str:
