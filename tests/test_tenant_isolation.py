@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -24,6 +25,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from crossdesk.app import create_app
+from crossdesk.channels.kinds.email import attachments
 from crossdesk.config import Settings
 from crossdesk.conversations.models import Conversation, ConversationTag, Message
 from crossdesk.db import Database, ScopeError
@@ -598,7 +600,20 @@ async def widget_socket(a: A, b: B) -> None:
 
 
 async def email_attachment(a: A, b: B) -> None:
-    await call(a, b, "GET", f"/api/v1/email/attachments/{'0' * 64}/x.pdf", REFUSED)
+    """A file kept for B's mail is not served to A, under its own digest; A's own file is."""
+    data_dir = a.tenant.server.server.config.app.state.settings.data_dir
+    for tenant, content in ((b.tenant, b.marker), (a.tenant, "A's invoice")):
+        kept = (
+            attachments.folder(data_dir, tenant.workspace_id) / hashlib.sha256(content.encode()).hexdigest()
+        )
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_text(content)
+    theirs = hashlib.sha256(b.marker.encode()).hexdigest()
+    await call(a, b, "GET", f"/api/v1/email/attachments/{theirs}/invoice.pdf", REFUSED)
+    mine = hashlib.sha256(b"A's invoice").hexdigest()
+    assert (
+        await call(a, b, "GET", f"/api/v1/email/attachments/{mine}/invoice.pdf", {200})
+    ).text == "A's invoice"
 
 
 async def public(a: A, b: B, url: str) -> None:

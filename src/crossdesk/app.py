@@ -26,6 +26,7 @@ from crossdesk.conversations.ingest import Ingestor
 from crossdesk.conversations.routes import router as conversations_router
 from crossdesk.customers.routes import router as customers_router
 from crossdesk.db import Database
+from crossdesk.ops import leases
 from crossdesk.ops.middleware import BodyLimit, RequestMetrics
 from crossdesk.ops.routes import router as ops_router
 from crossdesk.realtime import service as events
@@ -110,7 +111,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.channels = channels.Directory(db)
         context = _channel_context(db, settings, app.state.ingestor)
         app.state.channel_context = context
-        services = [asyncio.create_task(s) for a in ADAPTERS.values() for s in a.services(context)]
+        # Each channel service runs in one process of the deployment: the holder of its lease.
+        services = [
+            asyncio.create_task(leases.run_while_held(db, s.name, s.run))
+            for a in ADAPTERS.values()
+            for s in a.services(context)
+        ]
         # Keep far more than a reconnecting client may replay, for audit and the HTTP event feed.
         pruner = asyncio.create_task(_prune_forever(db, settings.event_retention * 20))
         try:

@@ -40,6 +40,19 @@ class Settings(BaseSettings):
     webhook_tolerance_s: int = Field(
         300, description="Max age of a signed webhook, where the platform signs its time (replay bound)."
     )
+    smtp_listen_port: int | None = Field(
+        None,
+        ge=1,
+        le=65_535,
+        description="Port of the built-in SMTP receiver for e-mail channels (e.g. 2525); off when unset.",
+    )
+    smtp_listen_host: str = Field("127.0.0.1", description="Address the SMTP receiver listens on.")
+    smtp_max_message_bytes: int = Field(
+        25 * 1024 * 1024, ge=1024, description="Largest e-mail the SMTP receiver accepts (552 above)."
+    )
+    email_inbound_domain: str | None = Field(
+        None, description="Mail to <channel public id>@<this domain> reaches that e-mail channel."
+    )
     log_level: str = Field("INFO")
 
     @classmethod

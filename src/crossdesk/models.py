@@ -1,10 +1,11 @@
 """Imports every domain's tables so that the metadata (and Alembic) sees them all."""
 
-from crossdesk.channels.models import ChannelAccount, OutboxItem
+from crossdesk.channels.models import ChannelAccount, OutboxItem, SyncVersion, WebhookDelivery
 from crossdesk.commerce.models import Order, OrderItem, Product, Shipment
 from crossdesk.conversations.models import Conversation, ConversationTag, Message
 from crossdesk.customers.models import Customer, CustomerIdentity
 from crossdesk.db import Base
+from crossdesk.ops.models import Lease
 from crossdesk.realtime.models import Event
 from crossdesk.workspaces.models import Agent, ApiToken, LoginSession, Workspace
 
@@ -18,6 +19,7 @@ __all__ = [
     "Customer",
     "CustomerIdentity",
     "Event",
+    "Lease",
     "LoginSession",
     "Message",
     "Order",
@@ -25,5 +27,7 @@ __all__ = [
     "OutboxItem",
     "Product",
     "Shipment",
+    "SyncVersion",
+    "WebhookDelivery",
     "Workspace",
 ]

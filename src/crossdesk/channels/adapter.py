@@ -142,6 +142,15 @@ class Outbound:
         return next((value for k, value in self.identities if k == kind), None)
 
 
+@dataclass(frozen=True)
+class Service:
+    """A long-running task of a channel (a mailbox poller, an SMTP listener). One process of a deployment
+    runs it at a time: the holder of the lease ``name`` (``crossdesk.ops.leases``)."""
+
+    name: str
+    run: Callable[[], Coroutine[Any, Any, None]]
+
+
 class NoConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -193,7 +202,7 @@ class Adapter:
         a final refusal, httpx errors (or ``raise_for_status``) for what is worth retrying."""
         raise PermanentError(f"{self.kind} cannot send replies")
 
-    def services(self, context: Context) -> list[Coroutine[Any, Any, None]]:
+    def services(self, context: Context) -> list[Service]:
         """Long-running tasks of the channel (an SMTP server, a mailbox poller), run by the app."""
         return []
 

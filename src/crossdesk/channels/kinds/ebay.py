@@ -26,7 +26,6 @@ import asyncio
 import datetime as dt
 import logging
 import re
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError, SubElement, tostring
@@ -42,6 +41,7 @@ from crossdesk.channels.adapter import (
     Limits,
     Outbound,
     PermanentError,
+    Service,
     raise_for_status,
 )
 from crossdesk.conversations.schemas import InboundMessage
@@ -213,6 +213,7 @@ class Poller:
     adapter: EbayAdapter
     window_start: dict[int, dt.datetime] = field(default_factory=dict)
     next_poll: dict[int, float] = field(default_factory=dict)
+    failures: dict[int, int] = field(default_factory=dict)  # failed polls in a row, by account
 
     async def run(self) -> None:
         async with httpx.AsyncClient(timeout=30) as client:
@@ -231,8 +232,8 @@ class Poller:
         await asyncio.gather(*(self._poll_guarded(client, a) for a in due))
         known = {a.id for a in accounts}
         for gone in set(self.next_poll) - known:  # disabled or deleted: forget it (a restart would)
-            self.next_poll.pop(gone, None)
-            self.window_start.pop(gone, None)
+            for state in (self.next_poll, self.window_start, self.failures):
+                state.pop(gone, None)
 
     def _pause(self) -> float:
         now = asyncio.get_running_loop().time()
@@ -245,8 +246,12 @@ class Poller:
             config = EbayConfig.model_validate(account.config)
             interval = config.poll_interval_s
             await self.poll(client, account, config)
+            self.failures.pop(account.id, None)
         except Exception:  # one account's failure (network, eBay, bad answer) must not stop the others
             log.warning("eBay poll failed", extra={"channel_account_id": account.id}, exc_info=True)
+            # Backing off: a broken account is not hammered (eBay counts calls against a daily limit).
+            self.failures[account.id] = failures = self.failures.get(account.id, 0) + 1
+            interval *= 2 ** min(failures, 4)
         finally:
             self.next_poll[account.id] = asyncio.get_running_loop().time() + interval
 
@@ -319,8 +324,8 @@ class EbayAdapter(Adapter):
         await _call(client, account, EbayConfig.model_validate(account.config), "AddMemberMessageRTQ", fields)
         return None  # the call answers with no id for the reply
 
-    def services(self, context: Context) -> list[Coroutine[Any, Any, None]]:
-        return [Poller(context, self).run()]
+    def services(self, context: Context) -> list[Service]:
+        return [Service("ebay-poller", Poller(context, self).run)]
 
 
 ADAPTERS = [EbayAdapter()]
