@@ -9,7 +9,6 @@ same endpoint, answering with the stored message.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import time
@@ -233,10 +232,8 @@ async def _ingest(request: Request, account: Account, parsed: Parsed) -> list[In
         return []
     started = time.perf_counter()
     ingestor: Ingestor = request.app.state.ingestor
-    results = await asyncio.gather(
-        *(ingestor.submit(account.workspace_id, m, account.id) for m in parsed.messages)
-    )
+    results = await ingestor.submit_many(account.workspace_id, parsed.messages, account.id)
     metrics.INGEST_LATENCY.observe(time.perf_counter() - started)
     for result in results:
         metrics.INGESTED.labels(account.kind, "duplicate" if result.duplicate else "stored").inc()
-    return list(results)
+    return results

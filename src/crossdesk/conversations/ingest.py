@@ -304,10 +304,20 @@ class Ingestor:
         self, workspace_id: int, message: InboundMessage, account_id: int | None
     ) -> IngestResult:
         """Queue a message; returns once it is committed. Raises InvalidIdentity at once for a bad sender."""
-        item = Inbound.prepare(message, account_id)
-        future: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
-        self.queue.put_nowait((workspace_id, item, future))
-        return await future
+        return (await self.submit_many(workspace_id, [message], account_id))[0]
+
+    async def submit_many(
+        self, workspace_id: int, messages: list[InboundMessage], account_id: int | None
+    ) -> list[IngestResult]:
+        """Queue a webhook's messages together (no task each: a task per message splits the batches and
+        costs a third of the throughput); returns once all are committed."""
+        items = [Inbound.prepare(message, account_id) for message in messages]
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[IngestResult]] = []
+        for item in items:
+            futures.append(loop.create_future())
+            self.queue.put_nowait((workspace_id, item, futures[-1]))
+        return [await future for future in futures]
 
     async def _run(self) -> None:
         while True:
