@@ -202,7 +202,7 @@ def chart(rows: list[dict[str, Any]], path: Path) -> bool:
         right.bar([x + (i - 1) * 0.25 for x in range(len(rows))], [r[key] for r in rows], 0.25, label=label)
     right.set_xticks(list(range(len(rows))), names)
     right.set(ylabel="ms", title="Post start to answer / to the agent's socket")
-    right.legend(fontsize=8)
+    right.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
