@@ -616,6 +616,27 @@ async def email_attachment(a: A, b: B) -> None:
     ).text == "A's invoice"
 
 
+async def retention_segments(a: A, b: B) -> None:
+    """A's segments count A's customers only (B has one who bought; A's own counts are its own)."""
+    mine = (await call(a, b, "GET", "/api/v1/retention/segments", {200})).json()
+    ours = (await call(a, b, "GET", "/api/v1/retention/customers?limit=1000", {200})).json()
+    assert mine["customers"] == len(ours)
+
+
+async def retention_customers(a: A, b: B) -> None:
+    rows = (await call(a, b, "GET", "/api/v1/retention/customers?limit=1000", {200})).json()
+    assert b.customer_id not in {r["customer_id"] for r in rows}
+
+
+async def retention_rules(a: A, b: B) -> None:
+    """A's rules are A's: B still has the defaults afterwards."""
+    rules = [{"segment": f"All of A {a.mode}", "recency": [1, 5], "fm": [1, 5]}]
+    await call(a, b, "PUT", "/api/v1/retention/rules", {200}, json={"rules": rules})
+    async with b.tenant.client() as theirs:
+        grid = (await theirs.get("/api/v1/retention/segments")).json()["grid"]
+    assert grid[4][4] == "Champions"
+
+
 async def public(a: A, b: B, url: str) -> None:
     await call(a, b, "GET", url, {200})
 
@@ -688,6 +709,9 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/widget/api/{public_key}/messages"): widget_messages,
     ("WS", "/widget/api/{public_key}/ws"): widget_socket,
     ("GET", "/api/v1/email/attachments/{digest}/{name}"): email_attachment,
+    ("GET", "/api/v1/retention/segments"): retention_segments,
+    ("GET", "/api/v1/retention/customers"): retention_customers,
+    ("PUT", "/api/v1/retention/rules"): retention_rules,
 }
 # These end A's session, so they run after every other probe.
 LAST = [("POST", "/api/v1/auth/logout"), ("POST", "/logout")]

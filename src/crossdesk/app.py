@@ -33,6 +33,8 @@ from crossdesk.realtime import service as events
 from crossdesk.realtime.bus import make_bus
 from crossdesk.realtime.hub import Hub
 from crossdesk.realtime.routes import router as realtime_router
+from crossdesk.retention.routes import router as retention_router
+from crossdesk.retention.segments import SegmentCache
 from crossdesk.web.channel_settings import router as channel_settings_router
 from crossdesk.web.routes import router as web_router
 from crossdesk.workspaces import service as workspaces
@@ -109,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # SQLite has one writer per process anyway; PostgreSQL takes a few batches at once.
         app.state.ingestor = Ingestor(db, runners=1 if db.is_sqlite else 4)
         app.state.channels = channels.Directory(db)
+        app.state.segments = SegmentCache()
         context = _channel_context(db, settings, app.state.ingestor)
         app.state.channel_context = context
         # Each channel service runs in one process of the deployment: the holder of its lease.
@@ -142,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         workspaces_router,
         customers_router,
         commerce_router,
+        retention_router,
         web_router,
         channel_settings_router,
         *(a.router for a in ADAPTERS.values() if a.router is not None),

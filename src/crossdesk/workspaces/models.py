@@ -28,6 +28,8 @@ class Workspace(Base):
     business_hours: Mapped[dict[str, Any]] = mapped_column(JSON, default=lambda: dict(DEFAULT_BUSINESS_HOURS))
     sla_first_response_minutes: Mapped[int] = mapped_column(Integer, default=60)
     sla_next_response_minutes: Mapped[int] = mapped_column(Integer, default=240)
+    # The RFM segment rules (``retention.rfm.Rules``) when the seller changed them; None: the defaults.
+    rfm_rules: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Last event sequence number handed out; bumped in each writing transaction (see realtime.service).
     event_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

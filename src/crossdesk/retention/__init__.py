@@ -1,0 +1,1 @@
+"""Retention and marketing intelligence: segments, lifetime value, churn, recommendations."""

@@ -1,0 +1,1 @@
+"""Tests of retention and marketing intelligence."""
