@@ -628,6 +628,18 @@ async def retention_customers(a: A, b: B) -> None:
     assert b.customer_id not in {r["customer_id"] for r in rows}
 
 
+async def retention_export(a: A, b: B) -> None:
+    exported = await call(a, b, "GET", "/api/v1/retention/customers.csv", {200})
+    ids = {line.split(",", 1)[0] for line in exported.text.splitlines()[1:]}
+    assert str(b.customer_id) not in ids
+
+
+async def web_customers(a: A, b: B) -> None:
+    page = await call(a, b, "GET", "/customers", {200, 303}, follow_redirects=False)
+    assert page.status_code == (200 if a.mode == "cookie" else 303)  # a token is no agent with a page
+    assert f'data-id="{b.customer_id}"' not in page.text
+
+
 async def retention_rules(a: A, b: B) -> None:
     """A's rules are A's: B still has the defaults afterwards."""
     rules = [{"segment": f"All of A {a.mode}", "recency": [1, 5], "fm": [1, 5]}]
@@ -712,6 +724,8 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/retention/segments"): retention_segments,
     ("GET", "/api/v1/retention/customers"): retention_customers,
     ("PUT", "/api/v1/retention/rules"): retention_rules,
+    ("GET", "/api/v1/retention/customers.csv"): retention_export,
+    ("GET", "/customers"): web_customers,
 }
 # These end A's session, so they run after every other probe.
 LAST = [("POST", "/api/v1/auth/logout"), ("POST", "/logout")]

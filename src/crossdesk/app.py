@@ -36,6 +36,7 @@ from crossdesk.realtime.routes import router as realtime_router
 from crossdesk.retention.routes import router as retention_router
 from crossdesk.retention.segments import SegmentCache
 from crossdesk.web.channel_settings import router as channel_settings_router
+from crossdesk.web.customers_page import router as customers_page_router
 from crossdesk.web.routes import router as web_router
 from crossdesk.workspaces import service as workspaces
 from crossdesk.workspaces.routes import router as workspaces_router
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         retention_router,
         web_router,
         channel_settings_router,
+        customers_page_router,
         *(a.router for a in ADAPTERS.values() if a.router is not None),
     ):
         app.include_router(router)

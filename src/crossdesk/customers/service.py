@@ -121,6 +121,11 @@ async def get(session: AsyncSession, customer_id: int) -> Customer | None:
     return await session.get(Customer, customer_id)
 
 
+async def get_many(session: AsyncSession, customer_ids: Iterable[int]) -> dict[int, Customer]:
+    rows = await session.scalars(select(Customer).where(Customer.id.in_(set(customer_ids))))
+    return {c.id: c for c in rows}
+
+
 async def identities_of(session: AsyncSession, customer_id: int) -> list[CustomerIdentity]:
     stmt = (
         select(CustomerIdentity)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
+from crossdesk.customers import service as customers
 from crossdesk.db import utcnow
 from crossdesk.retention.rfm import DEFAULT_RULES, Rules
-from crossdesk.retention.segments import Scored, SegmentCache, summary
+from crossdesk.retention.segments import CustomerRFM, Scored, SegmentCache, summary
 from crossdesk.workspaces import service as workspaces
 from crossdesk.workspaces.deps import DB, AdminPrincipal, CurrentPrincipal
 
@@ -72,6 +75,13 @@ async def read_segments(principal: CurrentPrincipal, db: DB, request: Request) -
     return _segments_out(await _scored(request, db, principal.workspace_id))
 
 
+def ranked(scored: Scored, segment: str | None) -> list[CustomerRFM]:
+    """The customers (of one segment), biggest spenders first."""
+    rows = [c for c in scored.customers.values() if segment is None or c.segment == segment]
+    rows.sort(key=lambda c: (-c.spend, c.customer_id))
+    return rows
+
+
 @router.get("/customers", response_model=list[CustomerScoreOut])
 async def read_customer_scores(
     principal: CurrentPrincipal,
@@ -83,9 +93,40 @@ async def read_customer_scores(
 ) -> list[Any]:
     """Customers with their scores, biggest spenders first; ``segment`` filters."""
     scored = await _scored(request, db, principal.workspace_id)
-    rows = [c for c in scored.customers.values() if segment is None or c.segment == segment]
-    rows.sort(key=lambda c: (-c.spend, c.customer_id))
-    return rows[offset : offset + limit]
+    return ranked(scored, segment)[offset : offset + limit]
+
+
+@router.get("/customers.csv", response_class=Response)
+async def export_customer_scores(
+    principal: CurrentPrincipal,
+    db: DB,
+    request: Request,
+    segment: Annotated[str | None, Query(max_length=40)] = None,
+) -> Response:
+    """Every (filtered) customer with scores, name, e-mail and country, as CSV for a spreadsheet."""
+    scored = await _scored(request, db, principal.workspace_id)
+    rows = ranked(scored, segment)
+    async with db.transaction(principal.workspace_id, readonly=True) as session:
+        people = await customers.get_many(session, [r.customer_id for r in rows])
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["customer_id", "name", "email", "country", "segment", "r", "f", "m", "orders",
+                     f"spend_{scored.currency}", "last_order_at"])  # fmt: skip
+    for r in rows:
+        person = people.get(r.customer_id)
+        name, email, country = (person.name, person.email, person.country) if person else (None, None, None)
+        writer.writerow(
+            [r.customer_id, *map(_cell, (name, email, country, r.segment)), r.r, r.f, r.m, r.orders,
+             r.spend, r.last_order_at.isoformat()]
+        )  # fmt: skip
+    headers = {"content-disposition": 'attachment; filename="customers.csv"'}
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+def _cell(value: str | None) -> str:
+    """A text cell a spreadsheet will not run as a formula (names and segment names come from outside)."""
+    text = value or ""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 @router.put("/rules", response_model=SegmentsOut)
