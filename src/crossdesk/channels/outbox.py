@@ -3,7 +3,9 @@
 A reply and its outbox row are written in one transaction. A worker in every server process claims due rows
 with a conditional UPDATE (safe with several processes: a row another worker claimed no longer matches),
 hands each to its channel's sender, and records the outcome: sent; failed, retried with exponential backoff;
-or dead (a permanent refusal, or too many attempts). A worker that dies mid-send leaves a lease that expires,
+or dead (a permanent refusal, or too many attempts). A worker sends one conversation's replies one after
+another, in the order they were written (with several processes, or after a retry, that order is not
+guaranteed). A worker that dies mid-send leaves a lease that expires,
 and the row is sent again: senders pass an idempotency key so the platform can drop the repeat.
 """
 
@@ -26,6 +28,7 @@ from crossdesk.channels.adapter import Account, Adapter, Outbound, PermanentErro
 from crossdesk.channels.models import ChannelAccount, OutboxItem
 from crossdesk.channels.registry import ADAPTERS
 from crossdesk.channels.service import view
+from crossdesk.conversations.models import Message
 from crossdesk.db import Database, utcnow
 from crossdesk.ops import metrics
 
@@ -65,6 +68,7 @@ class Claimed:
     message_id: int
     account_id: int
     attempts: int
+    conversation_id: int
 
 
 def _due(now: dt.datetime) -> Any:
@@ -106,9 +110,18 @@ class OutboxWorker:
 
     async def run_once(self) -> int:
         claimed = await self._claim()
-        await asyncio.gather(*(self._deliver(item) for item in claimed))
+        # Conversations in parallel; within one, replies in the order they were written (a chat shows
+        # them as they arrive).
+        threads: dict[int, list[Claimed]] = {}
+        for item in claimed:
+            threads.setdefault(item.conversation_id, []).append(item)
+        await asyncio.gather(*(self._deliver_in_order(items) for items in threads.values()))
         await self._measure_depth()
         return len(claimed)
+
+    async def _deliver_in_order(self, items: list[Claimed]) -> None:
+        for item in sorted(items, key=lambda i: i.message_id):
+            await self._deliver(item)
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -134,7 +147,11 @@ class OutboxWorker:
         )
         async with self.db.transaction(system=True) as session:
             rows = (await session.execute(stmt)).all()
-        return [Claimed(*row) for row in rows]
+            found = await session.execute(
+                select(Message.id, Message.conversation_id).where(Message.id.in_([r[2] for r in rows]))
+            )
+            threads = {message_id: conversation_id for message_id, conversation_id in found}
+        return [Claimed(*row, conversation_id=threads[row[2]]) for row in rows]
 
     async def _deliver(self, item: Claimed) -> None:
         async with self.db.transaction(item.workspace_id, readonly=True) as session:
