@@ -5,8 +5,8 @@ with a conditional UPDATE (safe with several processes: a row another worker cla
 hands each to its channel's sender, and records the outcome: sent; failed, retried with exponential backoff;
 or dead (a permanent refusal, or too many attempts). A worker sends one conversation's replies one after
 another, in the order they were written (with several processes, or after a retry, that order is not
-guaranteed). A worker that dies mid-send leaves a lease that expires,
-and the row is sent again: senders pass an idempotency key so the platform can drop the repeat.
+guaranteed). A worker that dies mid-send leaves a lease that expires, and the row is sent again: senders
+pass an idempotency key so the platform can drop the repeat.
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""Retention and marketing intelligence: segments, lifetime value, churn, recommendations."""
+"""Retention and marketing intelligence: segments, lifetime value, churn risk and recommendations."""
