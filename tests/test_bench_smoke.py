@@ -44,3 +44,8 @@ def test_channels_benchmark_takes_every_platforms_webhook_once() -> None:
     assert (api["target"], mixed["target"]) == ("api-ingest", "mixed-webhooks")
     for row in (api, mixed):
         assert row["acked"] == 200 and row["exactly_once"] is True and not row["errors"]
+
+
+def test_recommend_benchmark_runs_every_method_against_popularity() -> None:
+    data = run_quick("recommend")
+    assert {r["method"] for r in data["rows"]} >= {"cosine", "als", "popular_overall"}
