@@ -37,3 +37,22 @@ async def test_segments_chart_table_filter_and_export(page: Any, tenant: Tenant)
     lines = list(csv.DictReader(io.StringIO(exported.text)))
     assert len(lines) == 5 and lines[0]["segment"] == "Champions"
     assert lines[0]["name"].startswith("'="), "a formula-looking name is quoted"
+
+
+async def test_value_and_churn_charts_once_customers_bought_again(page: Any, tenant: Tenant) -> None:
+    run = uuid.uuid4().hex[:6]
+    regular = [f"reg-{run}-{i}@example.com" for i in range(25)]
+    lapsed = [f"lapsed-{run}-{i}@example.com" for i in range(8)]
+    # Each at their own pace (15 to 87 days between orders), some gone quiet long ago, some bought once.
+    rows = [order(e, d, "60.00") for i, e in enumerate(regular) for d in range(2 + i, 400, 15 + 3 * i)]
+    rows += [order(e, d, "45.00") for e in lapsed for d in (600, 570, 540, 510)]
+    rows += [order(f"once-{run}-{i}@example.com", 20 + 25 * i, "30.00") for i in range(12)]
+    async with tenant.client() as client:
+        await import_orders(client, rows)
+    await log_in(page, tenant)
+    await page.goto(f"{tenant.server.url}/customers")
+    for chart in ("clv-chart", "churn-chart"):
+        await page.wait_for_function(f"Chart.getChart(document.getElementById('{chart}'))")
+    assert await page.locator("#value-note").count() == 0
+    assert await page.locator(".customer-table td.risk-high").count() == len(lapsed)
+    await page.screenshot(path="/tmp/crossdesk-customers-value.png", full_page=True)

@@ -119,3 +119,50 @@ async def test_rules_are_editable_by_admins_and_checked(tenant: Tenant) -> None:
         forbidden = await agent.put("/api/v1/retention/rules", json=vip_first, headers=headers)
         readable = await agent.get("/api/v1/retention/segments")
     assert forbidden.status_code == 403 and readable.status_code == 200
+
+
+async def test_lifetime_value_and_churn_once_there_are_repeat_buyers(tenant: Tenant) -> None:
+    regulars, lapsed, once = buyers(25), buyers(10), buyers(15)
+    rows = [order(e, d, "60.00") for i, e in enumerate(regulars) for d in range(2 + i % 5, 400, 30)]
+    rows += [order(e, d, "60.00") for e in lapsed for d in (600, 570, 540, 510, 480)]
+    rows += [order(e, 10 + 20 * i, "60.00") for i, e in enumerate(once)]
+    async with tenant.client() as client:
+        await import_orders(client, rows[: len(rows) // 2])
+        await import_orders(client, rows[len(rows) // 2 :])
+        summary = (await client.get("/api/v1/retention/segments")).json()
+        scored = await scores_by_email(client, [regulars[0], lapsed[0], once[0]])
+        exported = (await client.get("/api/v1/retention/customers.csv")).text
+    assert summary["value_note"] is None
+    assert sum(summary["churn_risk"].values()) == 50
+    regular, gone, single = (scored[e]["value"] for e in (regulars[0], lapsed[0], once[0]))
+    assert regular["p_alive"] > 0.9 and regular["churn_risk"] == "low"
+    assert gone["p_alive"] < 0.3 and gone["churn_risk"] == "high", (
+        "bought monthly, then nothing for 16 months"
+    )
+    assert Decimal(regular["clv"]) > Decimal(single["clv"]) > Decimal(0)
+    assert single["churn_risk"] == "unknown", "one order says nothing about their risk yet"
+    assert Decimal(gone["clv"]) < Decimal(regular["clv"]) / 10
+    assert regular["next_purchase"] is not None
+    assert "p_alive" in exported.splitlines()[0]
+
+
+async def test_no_lifetime_value_until_enough_customers_bought_twice(tenant: Tenant) -> None:
+    few = buyers(5)
+    async with tenant.client() as client:
+        await import_orders(client, [order(e, d, "30.00") for e in few for d in (5, 50)])
+        summary = (await client.get("/api/v1/retention/segments")).json()
+        rows = (await client.get("/api/v1/retention/customers")).json()
+    assert "needs 20 customers who bought twice; 5 have" in summary["value_note"]
+    assert summary["churn_risk"] == {} and all(r["value"] is None for r in rows)
+
+
+async def test_orders_the_models_cannot_carry_are_explained_not_a_crash(tenant: Tenant) -> None:
+    # Every buyer at the very same pace: no heterogeneity, the likelihood peaks at infinity.
+    same = buyers(25)
+    async with tenant.client() as client:
+        await import_orders(client, [order(e, d, "60.00") for e in same for d in range(5, 400, 30)])
+        summary = await client.get("/api/v1/retention/segments")
+        page = await client.get("/api/v1/retention/customers")
+    assert summary.status_code == page.status_code == 200
+    assert "could not be fitted" in summary.json()["value_note"]
+    assert all(r["value"] is None for r in page.json())

@@ -9,12 +9,12 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from crossdesk.customers import service as customers
 from crossdesk.db import utcnow
 from crossdesk.retention.rfm import DEFAULT_RULES, Rules
-from crossdesk.retention.segments import CustomerRFM, Scored, SegmentCache, summary
+from crossdesk.retention.segments import CustomerRFM, Scored, SegmentCache, churn_counts, summary
 from crossdesk.workspaces import service as workspaces
 from crossdesk.workspaces.deps import DB, AdminPrincipal, CurrentPrincipal
 
@@ -36,6 +36,16 @@ class SegmentsOut(BaseModel):
     rules: Rules
     grid: list[list[str]]
     unconverted_currencies: list[str]
+    churn_risk: dict[str, int] = Field(description="Customers by churn-risk band (empty without a fit).")
+    value_note: str | None = Field(description="Why there is no lifetime value yet, if there is none.")
+
+
+class ValueOut(BaseModel):
+    p_alive: float = Field(description="Probability the customer still buys from the seller.")
+    churn_risk: str = Field(description="low, medium or high; unknown after a single order.")
+    expected_purchases: float = Field(description="Over the next year.")
+    clv: Decimal = Field(description="The next year's expected spend, discounted, in the workspace currency.")
+    next_purchase: dt.date | None
 
 
 class CustomerScoreOut(BaseModel):
@@ -48,6 +58,7 @@ class CustomerScoreOut(BaseModel):
     orders: int
     spend: Decimal
     last_order_at: dt.datetime
+    value: ValueOut | None
 
 
 async def _scored(request: Request, db: DB, workspace_id: int) -> Scored:
@@ -66,6 +77,8 @@ def _segments_out(scored: Scored) -> dict[str, Any]:
         "rules": scored.rules,
         "grid": scored.rules.grid(),
         "unconverted_currencies": scored.unconverted,
+        "churn_risk": churn_counts(scored),
+        "value_note": scored.value_note,
     }
 
 
@@ -111,13 +124,16 @@ async def export_customer_scores(
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["customer_id", "name", "email", "country", "segment", "r", "f", "m", "orders",
-                     f"spend_{scored.currency}", "last_order_at"])  # fmt: skip
+                     f"spend_{scored.currency}", "last_order_at", "p_alive", "churn_risk",
+                     f"clv_{scored.currency}", "next_purchase"])  # fmt: skip
     for r in rows:
         person = people.get(r.customer_id)
         name, email, country = (person.name, person.email, person.country) if person else (None, None, None)
+        v = r.value
+        value = [f"{v.p_alive:.3f}", v.churn_risk, v.clv, v.next_purchase or ""] if v else ["", "", "", ""]
         writer.writerow(
             [r.customer_id, *map(_cell, (name, email, country, r.segment)), r.r, r.f, r.m, r.orders,
-             r.spend, r.last_order_at.isoformat()]
+             r.spend, r.last_order_at.isoformat(), *value]
         )  # fmt: skip
     headers = {"content-disposition": 'attachment; filename="customers.csv"'}
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)

@@ -8,22 +8,48 @@ the orders' count and newest id and update time on every read).
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
+import polars as pl
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crossdesk.commerce import fx
 from crossdesk.commerce.models import Order
+from crossdesk.retention import clv, transactions
 from crossdesk.retention.rfm import DEFAULT_RULES, Rules, scores, segments
 from crossdesk.workspaces.models import Workspace
 
 # Orders that did not end in a sale are no purchase.
 NOT_SOLD = ("cancelled", "refunded")
+CHURN_BANDS = ("low", "medium", "high", "unknown")
+# Below this many repeat buyers the models have too little to learn from.
+MIN_REPEAT_BUYERS = 20
+YEAR = clv.Horizon(periods=12, period_days=365.25 / 12, discount_rate=0.01)
+
+
+class Sale(NamedTuple):
+    customer_id: int
+    order_id: int
+    currency: str
+    placed_at: dt.datetime
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class Value:
+    """What a customer is likely worth, from the lifetime-value models (``retention.clv``)."""
+
+    p_alive: float  # probability they still buy from the seller
+    churn_risk: str  # low, medium or high (from p_alive); unknown after one order
+    expected_purchases: float  # over the next year
+    clv: Decimal  # the next year's expected spend, discounted, in the workspace's currency
+    next_purchase: dt.date | None  # by when they buy again with probability 1/2, if still active
 
 
 @dataclass(frozen=True)
@@ -37,6 +63,7 @@ class CustomerRFM:
     m: int
     fm: int
     segment: str
+    value: Value | None
 
 
 @dataclass(frozen=True)
@@ -46,6 +73,7 @@ class Scored:
     customers: dict[int, CustomerRFM]
     rules: Rules
     unconverted: list[str]  # currencies without an ECB rate: their orders count, their money does not
+    value_note: str | None  # why there is no lifetime value, when there is none
 
 
 def rules_of(workspace: Workspace) -> Rules:
@@ -78,32 +106,27 @@ class SegmentCache:
 
 
 async def score_workspace(session: AsyncSession, workspace: Workspace, now: dt.datetime) -> Scored:
-    """Score every customer with a sale up to ``now``."""
-    rows = await session.execute(
-        select(
-            Order.customer_id,
-            Order.currency,
-            func.max(Order.placed_at),
-            func.count(Order.id),
-            func.sum(Order.total),
+    """Score every customer with a sale up to ``now``: RFM, and lifetime value and churn."""
+    found = await session.execute(
+        select(Order.customer_id, Order.id, Order.currency, Order.placed_at, Order.total).where(
+            Order.customer_id.is_not(None), Order.status.not_in(NOT_SOLD), Order.placed_at <= now
         )
-        .where(Order.customer_id.is_not(None), Order.status.not_in(NOT_SOLD), Order.placed_at <= now)
-        .group_by(Order.customer_id, Order.currency)
     )
+    sales = [Sale(int(c or 0), o, cur, at, Decimal(t)) for c, o, cur, at, t in found]  # c: never None
     last: dict[int, dt.datetime] = {}
     count: dict[int, int] = defaultdict(int)
     spend: dict[int, Decimal] = defaultdict(Decimal)
     unconverted: set[str] = set()
-    for customer_id, currency, latest, placed, total in rows:
-        assert customer_id is not None  # filtered above
-        last[customer_id] = max(latest, last.get(customer_id, latest))
-        count[customer_id] += placed
+    for sale in sales:
+        customer = sale.customer_id
+        last[customer] = max(sale.placed_at, last.get(customer, sale.placed_at))
+        count[customer] += 1
         # Today's rate: the scores compare customers, so one rate for all of them is what matters.
-        converted = fx.convert(Decimal(total), currency, workspace.base_currency)
+        converted = fx.convert(sale.total, sale.currency, workspace.base_currency)
         if converted is None:
-            unconverted.add(currency)
+            unconverted.add(sale.currency)
         else:
-            spend[customer_id] += converted
+            spend[customer] += converted
     ids = sorted(last)
     days = np.array([(now - last[i]).total_seconds() / 86_400 for i in ids], dtype=np.float64)
     orders = np.array([count[i] for i in ids], dtype=np.float64)
@@ -111,6 +134,9 @@ async def score_workspace(session: AsyncSession, workspace: Workspace, now: dt.d
     r, f, m, fm = scores(days, orders, money)
     rules = rules_of(workspace)
     named = segments(r, fm, rules)
+    values, value_note = lifetime_values(
+        [sale for sale in sales if sale.currency not in unconverted], workspace.base_currency, now
+    )
     customers = {
         i: CustomerRFM(
             customer_id=i,
@@ -122,10 +148,54 @@ async def score_workspace(session: AsyncSession, workspace: Workspace, now: dt.d
             m=int(m[n]),
             fm=int(fm[n]),
             segment=named[n],
+            value=values.get(i),
         )
         for n, i in enumerate(ids)
     }
-    return Scored(workspace.base_currency, now, customers, rules, sorted(unconverted))
+    return Scored(workspace.base_currency, now, customers, rules, sorted(unconverted), value_note)
+
+
+def lifetime_values(
+    sales: Sequence[Sale], currency: str, now: dt.datetime
+) -> tuple[dict[int, Value], str | None]:
+    """BG/NBD and Gamma-Gamma fitted on the workspace's own orders (weeks as the unit), each customer
+    scored over the next year; or none, and why (too few repeat buyers to learn from)."""
+    repeaters = sum(1 for n in Counter(sale.customer_id for sale in sales).values() if n > 1)
+    if repeaters < MIN_REPEAT_BUYERS:
+        return {}, f"lifetime value needs {MIN_REPEAT_BUYERS} customers who bought twice; {repeaters} have"
+    records = transactions.records_frame(
+        transactions.Purchase(s.customer_id, s.placed_at, s.total, s.currency, s.order_id) for s in sales
+    )
+    try:
+        summary = transactions.summarise(records, now.date(), "weeks", currency, _rate)
+        x, t_x, age, mean = (summary.column(c) for c in ("frequency", "recency", "T", "monetary_value"))
+        bg, gg = clv.fit_bgnbd(x, t_x, age), clv.fit_gamma_gamma(x, mean)
+        scored = clv.score(bg, gg, summary, YEAR)
+    # A model the data cannot carry: e.g. every customer buying at the same pace puts the likelihood's
+    # maximum at infinity, and the values come out NaN (refused when made into money).
+    except (ValueError, ArithmeticError, pl.exceptions.PolarsError) as exc:
+        return {}, f"lifetime value could not be fitted on these orders: {exc}"
+    return {
+        int(row["customer_id"]): Value(
+            p_alive=float(row["p_alive"]),
+            # BG/NBD holds a one-order customer alive until a repeat purchase proves otherwise (P = 1):
+            # their risk is not known, rather than low.
+            churn_risk=str(row["churn_risk"]) if repeats > 0 else "unknown",
+            expected_purchases=float(row["expected_purchases"]),
+            clv=row["clv"],
+            next_purchase=row["next_purchase"],
+        )
+        for row, repeats in zip(scored.iter_rows(named=True), x, strict=True)
+    }, None
+
+
+def _rate(source: str, target: str, day: dt.date) -> Decimal | None:
+    return fx.convert(Decimal(1), source, target, day)
+
+
+def churn_counts(scored: Scored) -> dict[str, int]:
+    bands = Counter(c.value.churn_risk for c in scored.customers.values() if c.value is not None)
+    return {band: bands[band] for band in CHURN_BANDS if scored.value_note is None}
 
 
 def summary(scored: Scored) -> list[dict[str, Any]]:

@@ -5,19 +5,31 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import numpy as np
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from crossdesk.customers import service as customers
 from crossdesk.db import utcnow
 from crossdesk.retention.routes import ranked
-from crossdesk.retention.segments import SegmentCache, summary
+from crossdesk.retention.segments import SegmentCache, churn_counts, summary
 from crossdesk.web.routes import templates
 from crossdesk.workspaces import service as workspaces
 from crossdesk.workspaces.deps import DB, principal_of
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
+
+
+def clv_histogram(values: list[float], bins: int = 10) -> dict[str, list[Any]]:
+    """Customers by predicted lifetime value: equal bins up to the 99th percentile, the rest in the last
+    (one whale must not squash the chart)."""
+    if not values:
+        return {"labels": [], "customers": []}
+    top = float(np.percentile(values, 99)) or max(values) or 1.0
+    counts, edges = np.histogram(np.minimum(values, top), bins=bins, range=(0.0, top))
+    labels = [f"{edges[i]:,.0f}–{edges[i + 1]:,.0f}" for i in range(bins - 1)] + [f"≥ {edges[-2]:,.0f}"]
+    return {"labels": labels, "customers": counts.tolist()}
 
 
 @router.get("/customers", response_class=HTMLResponse)
@@ -39,6 +51,7 @@ async def customers_page(
         shown = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
         people = await customers.get_many(session, [r.customer_id for r in shown])
     segments = summary(scored)
+    values = [float(c.value.clv) for c in scored.customers.values() if c.value is not None]
     context: dict[str, Any] = {
         "workspace": workspace,
         "agent": agent,
@@ -49,6 +62,9 @@ async def customers_page(
             "customers": [s["customers"] for s in segments],
             "spend": [float(s["spend"]) for s in segments],  # drawing only
             "currency": scored.currency,
+            # Lists, not an object: the page's JSON is written with sorted keys.
+            "churn": list(churn_counts(scored).items()),
+            "clv": clv_histogram(values),
         },
         "segment": segment,
         "rows": [(r, people.get(r.customer_id)) for r in shown],

@@ -1,9 +1,24 @@
-// The segments chart: customers (bars) and spend (line) per segment, from the page's JSON data block.
+// The customers page's charts, from the page's JSON data block: customers and spend per segment, customers
+// by predicted value, customers by churn risk.
 (function () {
   "use strict";
   const data = JSON.parse(document.getElementById("segment-data").textContent);
   const canvas = document.getElementById("segment-chart");
   if (!window.Chart || !canvas) return;
+  const bars = (id, labels, values, colors, title) => {
+    const element = document.getElementById(id);
+    if (!element) return;
+    new window.Chart(element, {
+      type: "bar",
+      data: { labels: labels, datasets: [{ label: "customers", data: values, backgroundColor: colors }] },
+      options: { maintainAspectRatio: false, animation: false, plugins: { title: { display: true, text: title } },
+                 scales: { y: { beginAtZero: true } } },
+    });
+  };
+  bars("clv-chart", data.clv.labels, data.clv.customers, "#2563eb",
+       "Customers by predicted value over the next year (" + data.currency + ")");
+  bars("churn-chart", data.churn.map((pair) => pair[0]), data.churn.map((pair) => pair[1]),
+       ["#16a34a", "#d97706", "#dc2626", "#9aa5b1"], "Customers by churn risk (unknown: one order so far)");
   new window.Chart(canvas, {
     data: {
       labels: data.labels,
