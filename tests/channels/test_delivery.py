@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from crossdesk.channels import service as channels
 from crossdesk.channels.adapter import (
@@ -24,6 +24,7 @@ from crossdesk.channels.adapter import (
     Receipt,
     ReplyRefused,
 )
+from crossdesk.channels.models import OutboxItem
 from crossdesk.channels.outbox import OutboxWorker
 from crossdesk.channels.registry import ADAPTERS
 from crossdesk.channels.rules import check_reply
@@ -252,3 +253,58 @@ async def test_a_send_error_never_shows_the_platform_secret(db: Database, tenant
     assert row.delivery_state == "dead"
     assert row.meta is not None and "access_token=[secret]" in row.meta["delivery_error"]
     assert "EAAGtoken123" not in str(row.meta)
+
+
+# --- a slow platform holds up only its own conversations ---------------------------------------------
+
+
+class Slow(Windowed):
+    kind = channel = "slowpoke"
+    limits = Limits()
+
+    async def send(self, client: Any, account: Account, outbound: Outbound, idempotency_key: str) -> str:
+        if "slow" in outbound.text:
+            await asyncio.sleep(5)
+        return f"s-{outbound.message_id}"
+
+
+async def state_of(db: Database, tenant: Tenant, message_id: int) -> str | None:
+    async with db.transaction(tenant.workspace_id) as session:
+        return (await session.get_one(Message, message_id)).delivery_state
+
+
+async def test_a_slow_platform_does_not_hold_up_other_conversations(db: Database, tenant: Tenant) -> None:
+    ADAPTERS["slowpoke"] = Slow()
+    try:
+        async with db.transaction(tenant.workspace_id) as session:
+            account, _ = await channels.create_account(session, "slowpoke", "Slow")
+        first, second = [
+            await ingest(
+                db, tenant.workspace_id, message(f"{who}@example.com", channel="slowpoke"), account.id
+            )
+            for who in ("patient", "hurried")
+        ]
+        async with db.transaction(tenant.workspace_id) as session:
+            slow = await service.add_agent_message(
+                session, first.conversation_id, None, "slow reply", private=False
+            )
+        for _ in range(100):  # the server's worker claims it and starts its 5 s send
+            async with db.transaction(tenant.workspace_id) as session:
+                claimed = await session.scalar(
+                    select(OutboxItem.state).where(OutboxItem.message_id == slow["id"])
+                )
+            if claimed == "sending":
+                break
+            await asyncio.sleep(0.05)
+        async with db.transaction(tenant.workspace_id) as session:
+            fast = await service.add_agent_message(
+                session, second.conversation_id, None, "fast reply", private=False
+            )
+        started = asyncio.get_running_loop().time()
+        while await state_of(db, tenant, fast["id"]) != "sent":
+            assert asyncio.get_running_loop().time() - started < 4, "waited for the slow platform"
+            await asyncio.sleep(0.05)
+        assert await state_of(db, tenant, slow["id"]) != "sent"
+    finally:
+        await asyncio.sleep(5.5)  # let the slow send finish before its adapter goes
+        del ADAPTERS["slowpoke"]

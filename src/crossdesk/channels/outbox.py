@@ -33,6 +33,7 @@ from crossdesk.db import Database, utcnow
 from crossdesk.ops import metrics
 
 log = logging.getLogger(__name__)
+MAX_CHAINS = 200  # conversations being sent at once, per process
 Payload = Callable[[AsyncSession, int], Awaitable[Outbound]]
 # (session, message id, state, the platform's id for it, the error): records a delivery attempt.
 SetState = Callable[[AsyncSession, int, str, str | None, str | None], Awaitable[None]]
@@ -71,6 +72,13 @@ class Claimed:
     conversation_id: int
 
 
+def _by_conversation(claimed: list[Claimed]) -> dict[int, list[Claimed]]:
+    threads: dict[int, list[Claimed]] = {}
+    for item in claimed:
+        threads.setdefault(item.conversation_id, []).append(item)
+    return threads
+
+
 def _due(now: dt.datetime) -> Any:
     waiting = and_(OutboxItem.state.in_(("queued", "failed")), OutboxItem.next_attempt_at <= now)
     abandoned = and_(OutboxItem.state == "sending", OutboxItem.lease_until < now)
@@ -87,35 +95,58 @@ class OutboxWorker:
         batch: int = 20,
         poll_s: float = 1.0,
         max_attempts: int = 8,
-        lease_s: int = 60,
+        lease_s: int = 300,
     ) -> None:
         self.db, self.payload, self.set_state = db, payload, set_state
         self.batch, self.poll_s, self.max_attempts, self.lease_s = batch, poll_s, max_attempts, lease_s
         self._wake = asyncio.Event()
+        self._chains: dict[int, asyncio.Task[None]] = {}  # conversation -> its replies being sent
         self.client = httpx.AsyncClient(timeout=10)
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self) -> None:
+        """Claim due rows and send them, forever. A slow platform holds up only its own conversations:
+        each conversation's replies are a chain of their own, and the next rows are claimed while they run."""
         while True:
             try:
-                if await self.run_once():
+                if len(self._chains) < MAX_CHAINS and (claimed := await self._claim()):
+                    for conversation_id, items in _by_conversation(claimed).items():
+                        self._chain(conversation_id, items)
                     continue
+                await self._measure_depth()
             except Exception:  # the worker must outlive a database hiccup; the next round retries
                 log.exception("outbox round failed")
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_s)
 
+    def _chain(self, conversation_id: int, items: list[Claimed]) -> None:
+        """Send ``items`` after what is already being sent in the conversation (replies leave in order)."""
+        before = self._chains.get(conversation_id)
+
+        async def send() -> None:
+            if before is not None:
+                await asyncio.gather(before, return_exceptions=True)
+            await self._deliver_in_order(items)
+
+        task = asyncio.create_task(send())
+        self._chains[conversation_id] = task
+        task.add_done_callback(lambda done: self._unchain(conversation_id, done))
+
+    def _unchain(self, conversation_id: int, done: asyncio.Task[None]) -> None:
+        if self._chains.get(conversation_id) is done:
+            del self._chains[conversation_id]
+        if not done.cancelled() and done.exception() is not None:
+            log.error("outbox chain failed", exc_info=done.exception())
+        self._wake.set()  # room for more
+
     async def run_once(self) -> int:
+        """One round, waited for to the end (tests, tools)."""
         claimed = await self._claim()
-        # Conversations in parallel; within one, replies in the order they were written (a chat shows
-        # them as they arrive).
-        threads: dict[int, list[Claimed]] = {}
-        for item in claimed:
-            threads.setdefault(item.conversation_id, []).append(item)
-        await asyncio.gather(*(self._deliver_in_order(items) for items in threads.values()))
+        chains = _by_conversation(claimed).values()
+        await asyncio.gather(*(self._deliver_in_order(items) for items in chains))
         await self._measure_depth()
         return len(claimed)
 
@@ -124,6 +155,9 @@ class OutboxWorker:
             await self._deliver(item)
 
     async def close(self) -> None:
+        for task in list(self._chains.values()):
+            task.cancel()
+        await asyncio.gather(*self._chains.values(), return_exceptions=True)
         await self.client.aclose()
 
     async def _claim(self) -> list[Claimed]:
@@ -155,13 +189,17 @@ class OutboxWorker:
 
     async def _deliver(self, item: Claimed) -> None:
         async with self.db.transaction(item.workspace_id, readonly=True) as session:
-            account = view(await session.get_one(ChannelAccount, item.account_id))
+            row = await session.get_one(ChannelAccount, item.account_id)
+            account, active = view(row), row.is_active
             outbound = await self.payload(session, item.message_id)
         error: str | None = None
         permanent = False
         platform_id = None
         try:
-            platform_id = await ADAPTERS[account.kind].send(
+            adapter = ADAPTERS.get(account.kind)
+            if adapter is None or not active:
+                raise PermanentError("the channel is switched off or no longer exists")
+            platform_id = await adapter.send(
                 self.client, account, outbound, f"crossdesk-message-{item.message_id}"
             )
         except PermanentError as exc:
