@@ -112,7 +112,7 @@ async def score_workspace(session: AsyncSession, workspace: Workspace, now: dt.d
             Order.customer_id.is_not(None), Order.status.not_in(NOT_SOLD), Order.placed_at <= now
         )
     )
-    sales = [Sale(int(c or 0), o, cur, at, Decimal(t)) for c, o, cur, at, t in found]  # c: never None
+    sales = [Sale(c, o, cur, at, Decimal(t)) for c, o, cur, at, t in found if c is not None]
     last: dict[int, dt.datetime] = {}
     count: dict[int, int] = defaultdict(int)
     spend: dict[int, Decimal] = defaultdict(Decimal)
