@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crossdesk.channels.adapter import Account, Adapter, Outbound, PermanentError
 from crossdesk.channels.models import ChannelAccount, OutboxItem
-from crossdesk.channels.registry import ADAPTERS
+from crossdesk.channels.registry import ADAPTERS, sender_for
 from crossdesk.channels.service import view
 from crossdesk.conversations.models import Message
 from crossdesk.db import Database, utcnow
@@ -42,10 +42,7 @@ SetState = Callable[[AsyncSession, int, str, str | None, str | None], Awaitable[
 async def sender_of(session: AsyncSession, account_id: int | None) -> Adapter | None:
     """The adapter that sends replies of conversations of this account, if it is active and set up."""
     account = await session.get(ChannelAccount, account_id) if account_id is not None else None
-    if account is None or not account.is_active or account.kind not in ADAPTERS:
-        return None
-    adapter = ADAPTERS[account.kind]
-    return adapter if adapter.ready(view(account)) else None
+    return sender_for(account) if account is not None and account.is_active else None
 
 
 async def enqueue(session: AsyncSession, message_id: int, account_id: int) -> None:

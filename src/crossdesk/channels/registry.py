@@ -8,6 +8,8 @@ import pkgutil
 
 from crossdesk.channels import kinds
 from crossdesk.channels.adapter import Adapter, Rejected
+from crossdesk.channels.models import ChannelAccount
+from crossdesk.channels.service import view
 
 
 def _discover() -> dict[str, Adapter]:
@@ -29,3 +31,9 @@ def adapter_of(kind: str) -> Adapter:
         return ADAPTERS[kind]
     except KeyError:
         raise Rejected("unknown channel kind", 404) from None
+
+
+def sender_for(account: ChannelAccount) -> Adapter | None:
+    """The adapter that sends replies through this account, if it is a known kind and set up to send."""
+    adapter = ADAPTERS.get(account.kind)
+    return adapter if adapter is not None and adapter.ready(view(account)) else None

@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from crossdesk.channels import service
 from crossdesk.channels.adapter import Account, Adapter, Parsed, Rejected, WebhookRequest
-from crossdesk.channels.registry import ADAPTERS, adapter_of
+from crossdesk.channels.models import ChannelAccount
+from crossdesk.channels.registry import ADAPTERS, adapter_of, sender_for
 from crossdesk.conversations import service as conversations
 from crossdesk.conversations.ingest import Ingestor
 from crossdesk.conversations.schemas import IngestResult
@@ -72,8 +73,8 @@ class AccountCreated(AccountOut):
     )
 
 
-def _out(request: Request, row: Any) -> AccountOut:
-    account = service.view(row)
+def account_out(request: Request, row: ChannelAccount) -> AccountOut:
+    """An account as admins see it: settings, which secrets are set (never their values), its URL."""
     return AccountOut(
         id=row.id,
         kind=row.kind,
@@ -82,7 +83,7 @@ def _out(request: Request, row: Any) -> AccountOut:
         is_active=row.is_active,
         config=row.config,
         credentials_set=sorted(row.credentials),
-        ready=ADAPTERS[row.kind].ready(account) if row.kind in ADAPTERS else False,
+        ready=sender_for(row) is not None,
         inbound_url=str(request.url_for("webhook", kind=row.kind, public_id=row.public_id)),
         created_at=row.created_at,
     )
@@ -106,7 +107,7 @@ def _checked(adapter: Adapter, config: dict[str, Any], credentials: dict[str, st
 @router.get(MANAGE, response_model=list[AccountOut])
 async def list_accounts(principal: AdminPrincipal, db: DB, request: Request) -> list[AccountOut]:
     async with db.transaction(principal.workspace_id, readonly=True) as session:
-        return [_out(request, a) for a in await service.list_accounts(session)]
+        return [account_out(request, a) for a in await service.list_accounts(session)]
 
 
 @router.post(MANAGE + "/{kind}", response_model=AccountCreated, status_code=status.HTTP_201_CREATED)
@@ -119,7 +120,7 @@ async def create_account(
     config = _checked(adapter, body.config, body.credentials)
     async with db.transaction(principal.workspace_id) as session:
         row, secret = await service.create_account(session, kind, body.name, config, body.credentials)
-    return AccountCreated(**_out(request, row).model_dump(), secret=secret)
+    return AccountCreated(**account_out(request, row).model_dump(), secret=secret)
 
 
 @router.patch(MANAGE + "/{account_id}", response_model=AccountOut)
@@ -133,7 +134,7 @@ async def update_account(
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"channel {account_id} not found")
         if row.kind in ADAPTERS:
             row.config = _checked(ADAPTERS[row.kind], row.config, row.credentials)
-        out = _out(request, row)
+        out = account_out(request, row)
     request.app.state.channels.forget(row.kind, row.public_id)
     return out
 

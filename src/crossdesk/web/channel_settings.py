@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from crossdesk.channels import service
 from crossdesk.channels.registry import ADAPTERS
+from crossdesk.channels.routes import account_out
 from crossdesk.web.channel_forms import config_from_form, fields_of
 from crossdesk.web.routes import templates
 from crossdesk.workspaces import service as workspaces
@@ -38,15 +39,7 @@ async def _page(
     if created is not None:  # only an account of this workspace is named, and only then the secret shown
         created["name"] = next((r.name for r in rows if str(r.id) == created["id"]), None)
         created = created if created["name"] is not None else None
-    accounts = [
-        {
-            "row": row,
-            "ready": row.kind in ADAPTERS and ADAPTERS[row.kind].ready(service.view(row)),
-            "secrets": sorted(row.credentials),
-            "url": str(request.url_for("webhook", kind=row.kind, public_id=row.public_id)),
-        }
-        for row in rows
-    ]
+    accounts = [account_out(request, row) for row in rows]
     context = {
         "workspace": workspace,
         "agent": agent,
