@@ -17,7 +17,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 from crossdesk.ops import metrics
@@ -227,6 +227,20 @@ class Hub:
         if current - last_event_id > self.retention:
             return True
         return oldest is not None and last_event_id + 1 < oldest
+
+    @contextlib.asynccontextmanager
+    async def serving(self, connection: Connection, last_event_id: int | None) -> AsyncIterator[str]:
+        """Attach the socket and run its sender while the block runs; stop and detach after, however the
+        block ends. Yields the opening frame's type (see ``attach``)."""
+        opening = await self.attach(connection, last_event_id)
+        sender = asyncio.create_task(connection.run_sender())
+        try:
+            yield opening
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sender
+            await self.detach(connection)
 
     async def detach(self, connection: Connection) -> None:
         connection.closed = True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from typing import Annotated, Any
 
@@ -60,20 +59,15 @@ async def agent_socket(
     await websocket.accept()
     hub: Hub = websocket.app.state.hub
     connection = Connection(websocket, principal.workspace_id, principal.agent_id)
-    await hub.attach(connection, last_event_id)
-    sender = asyncio.create_task(connection.run_sender())
     try:
-        await _presence(websocket, hub, connection, online=True)
-        # The socket is a push channel: the client talks to the REST API; here we only wait for it to go.
-        while True:
-            await websocket.receive_text()
+        async with hub.serving(connection, last_event_id):
+            await _presence(websocket, hub, connection, online=True)
+            # A push channel: the client talks to the REST API; here we only wait for it to go.
+            while True:
+                await websocket.receive_text()
     except WebSocketDisconnect:
         pass
     finally:
-        sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await sender
-        await hub.detach(connection)
         with contextlib.suppress(Exception):
             await _presence(websocket, hub, connection, online=False)
 

@@ -89,24 +89,16 @@ async def _serve(websocket: WebSocket, caller: chat.Caller, last_event_id: int |
     guards = chat.guards_of(websocket.app.state)
     visible = VisitorView(caller.visitor_id, await chat.conversation_ids(context, caller))
     connection = Connection(websocket, caller.account.workspace_id, None, view=visible)
-    opening = await hub.attach(connection, last_event_id)
-    sender = asyncio.create_task(connection.run_sender())
-    try:
-        # A conversation opened while we attached is known from here on (its typing shows).
-        visible.conversations.update(await chat.conversation_ids(context, caller))
-        if last_event_id is None or opening == "reload":
-            _send(connection, {"type": "thread", "messages": await chat.thread(context, caller)})
-        while True:
-            answer = await _handle(context, guards, caller, await _receive(websocket))
-            if answer is not None:
-                _send(connection, answer)
-    except WebSocketDisconnect:
-        pass
-    finally:
-        sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await sender
-        await hub.detach(connection)
+    with contextlib.suppress(WebSocketDisconnect):
+        async with hub.serving(connection, last_event_id) as opening:
+            # A conversation opened while we attached is known from here on (its typing shows).
+            visible.conversations.update(await chat.conversation_ids(context, caller))
+            if last_event_id is None or opening == "reload":
+                _send(connection, {"type": "thread", "messages": await chat.thread(context, caller)})
+            while True:
+                answer = await _handle(context, guards, caller, await _receive(websocket))
+                if answer is not None:
+                    _send(connection, answer)
 
 
 async def _receive(websocket: WebSocket) -> str:
