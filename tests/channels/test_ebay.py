@@ -22,6 +22,7 @@ from crossdesk.channels.adapter import PermanentError
 from crossdesk.channels.kinds.ebay import NS, TradingError, question, read_answer
 from tests.conftest import Tenant
 from tests.support.platform import FakePlatform
+from tests.support.replies import reply_reaching
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ebay"
 TOKEN = "v^1.1#i^1#p^3#r^1#I^3#f^0#t^Ul4xMF8yOjAxRjc0test"
@@ -197,16 +198,6 @@ async def test_questions_are_stored_once_threaded_per_item_and_buyer(
     )
 
 
-async def _reply_reaching(client: httpx.AsyncClient, conversation_id: int, state: str) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + 10
-    while True:
-        detail = (await client.get(f"/api/v1/conversations/{conversation_id}")).json()
-        reply = [m for m in detail["messages"] if m["direction"] == "outbound"][-1]
-        if reply["delivery_state"] == state or asyncio.get_running_loop().time() > deadline:
-            return dict(reply)
-        await asyncio.sleep(0.05)
-
-
 async def test_agent_reply_answers_the_latest_question_and_refusals_are_dead(
     tenant: Tenant, ebay_accounts: Any
 ) -> None:
@@ -220,10 +211,10 @@ async def test_agent_reply_answers_the_latest_question_and_refusals_are_dead(
         async with tenant.client() as client:
             url = f"/api/v1/conversations/{conversation_id}/messages"
             assert (await client.post(url, json={"text": text})).status_code == 201
-            sent = await _reply_reaching(client, conversation_id, "sent")
+            sent = await reply_reaching(client, conversation_id, "sent")
             fake.rtq_answers = [fixture("add_member_message_rtq_failure.xml")]
             assert (await client.post(url, json={"text": "Second answer"})).status_code == 201
-            dead = await _reply_reaching(client, conversation_id, "dead")
+            dead = await reply_reaching(client, conversation_id, "dead")
             too_long = await client.post(url, json={"text": "x" * 2001})
     assert sent["delivery_state"] == "sent", sent
     answer = fake.of("AddMemberMessageRTQ")[0]

@@ -7,7 +7,6 @@ The helpers here (``FakeGraph``, ``connect``, ``post_hook``...) serve ``test_wha
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import hmac
@@ -34,6 +33,7 @@ from crossdesk.db import Database, utcnow
 from tests.channels.test_api_channel_input import JSON_VALUES, stored
 from tests.conftest import Tenant
 from tests.support.platform import FakePlatform
+from tests.support.replies import reply_reaching
 
 FIXTURES = Path(__file__).parent / "fixtures"
 VERSION = "v25.0"
@@ -215,15 +215,8 @@ async def reply(tenant: Tenant, conversation_id: int, text: str, **extra: Any) -
 
 async def settled(tenant: Tenant, conversation_id: int, message_id: int, state: str) -> dict[str, Any]:
     """The reply once its delivery state is ``state`` (or as it is after 10 s)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10
     async with tenant.client() as client:
-        while True:
-            detail = (await client.get(f"/api/v1/conversations/{conversation_id}")).json()
-            message = next(m for m in detail["messages"] if m["id"] == message_id)
-            if message["delivery_state"] == state or loop.time() > deadline:
-                return dict(message)
-            await asyncio.sleep(0.05)
+        return await reply_reaching(client, conversation_id, state, message_id)
 
 
 async def age_inbound(db: Database, tenant: Tenant, conversation_id: int, hours: float) -> None:

@@ -17,6 +17,7 @@ from crossdesk.channels.outbox import OutboxWorker
 from crossdesk.conversations import service as conversations
 from crossdesk.db import utcnow
 from tests.support import inbound
+from tests.support.replies import reply_reaching
 
 
 class Receiver:
@@ -79,17 +80,6 @@ async def _conversation_with_webhook(tenant, url: str) -> int:
         return int(posted.json()["conversation_id"])
 
 
-async def _wait_for_state(client, conversation_id: int, state: str, limit_s: float = 10) -> dict:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit_s
-    while True:
-        detail = (await client.get(f"/api/v1/conversations/{conversation_id}")).json()
-        reply = [m for m in detail["messages"] if m["direction"] == "outbound"][-1]
-        if reply["delivery_state"] == state or loop.time() > deadline:
-            return reply
-        await asyncio.sleep(0.05)
-
-
 async def _make_due(db, workspace_id: int, message_id: int) -> None:
     async with db.transaction(workspace_id) as session:
         await session.execute(
@@ -103,7 +93,7 @@ async def test_reply_is_posted_signed_to_the_webhook(tenant, receiver) -> None:
         url = f"/api/v1/conversations/{conversation_id}/messages"
         reply = (await client.post(url, json={"text": "Tomorrow!"})).json()
         assert reply["delivery_state"] == "queued"
-        assert (await _wait_for_state(client, conversation_id, "sent"))["delivery_state"] == "sent"
+        assert (await reply_reaching(client, conversation_id, "sent"))["delivery_state"] == "sent"
         events = (await client.get("/api/v1/events")).json()["events"]
     assert receiver.received[0]["message"]["text"] == "Tomorrow!"
     assert receiver.received[0]["conversation"]["id"] == conversation_id
@@ -134,16 +124,16 @@ async def test_server_errors_are_retried_and_refusals_are_dead(tenant, receiver,
     async with tenant.client() as client:
         url = f"/api/v1/conversations/{conversation_id}/messages"
         await client.post(url, json={"text": "Retry me"})
-        reply = await _wait_for_state(client, conversation_id, "failed")
+        reply = await reply_reaching(client, conversation_id, "failed")
         assert reply["delivery_state"] == "failed"
         receiver.statuses = [200]
         await _make_due(db, tenant.workspace_id, reply["id"])  # skip the backoff wait
         await worker.run_once()
-        assert (await _wait_for_state(client, conversation_id, "sent"))["delivery_state"] == "sent"
+        assert (await reply_reaching(client, conversation_id, "sent"))["delivery_state"] == "sent"
         assert [r["message"]["text"] for r in receiver.received] == ["Retry me"]
         receiver.statuses = [400]
         refused = (await client.post(url, json={"text": "No"})).json()
-        final = await _wait_for_state(client, conversation_id, "dead")
+        final = await reply_reaching(client, conversation_id, "dead")
     await worker.close()
     assert final["id"] == refused["id"]
     assert final["delivery_state"] == "dead"

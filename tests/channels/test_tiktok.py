@@ -3,7 +3,6 @@ through Send Message, signed as TikTok's API signs, against a fake TikTok Shop A
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -27,6 +26,7 @@ from crossdesk.conversations import service as conversations
 from crossdesk.db import Database, utcnow
 from tests.conftest import Tenant
 from tests.support.platform import FakePlatform
+from tests.support.replies import reply_reaching
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tiktok"
 APP_KEY = "6a6k2m3t9pq1"
@@ -284,16 +284,6 @@ async def _conversation_through(tenant: Tenant, api_url: str) -> int:
         return int((await only_conversation(client))["conversation"]["id"])
 
 
-async def _reply_reaching(client: httpx.AsyncClient, conversation_id: int, state: str) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + 10
-    while True:
-        detail = (await client.get(f"/api/v1/conversations/{conversation_id}")).json()
-        reply = [m for m in detail["messages"] if m["direction"] == "outbound"][-1]
-        if reply["delivery_state"] == state or asyncio.get_running_loop().time() > deadline:
-            return dict(reply)
-        await asyncio.sleep(0.05)
-
-
 async def test_agent_reply_is_sent_signed_to_the_conversation(tenant: Tenant) -> None:
     fake = FakeTikTok()
     text = "It runs true to size: an M fits you. Grüße & <thanks>! 👍"
@@ -304,7 +294,7 @@ async def test_agent_reply_is_sent_signed_to_the_conversation(tenant: Tenant) ->
                 f"/api/v1/conversations/{conversation_id}/messages", json={"text": text}
             )
             assert posted.status_code == 201, posted.text
-            reply = await _reply_reaching(client, conversation_id, "sent")
+            reply = await reply_reaching(client, conversation_id, "sent")
     assert reply["delivery_state"] == "sent", reply
     assert reply["platform_message_id"] == "7494560109732334999"
     (seen,) = fake.platform.seen
@@ -344,15 +334,15 @@ async def test_rate_limits_are_retried_and_refusals_are_dead_with_tiktoks_reason
         async with tenant.client() as client:
             fake.answers = ["send_message_rate_limited.json"]
             await client.post(url, json={"text": "Retry me"})
-            failed = await _reply_reaching(client, conversation_id, "failed")
+            failed = await reply_reaching(client, conversation_id, "failed")
             assert failed["delivery_state"] == "failed", failed
             assert "36009002" in failed["meta"]["delivery_error"]
             await _make_due(db, tenant.workspace_id, failed["id"])  # skip the backoff wait
             await worker.run_once()
-            assert (await _reply_reaching(client, conversation_id, "sent"))["delivery_state"] == "sent"
+            assert (await reply_reaching(client, conversation_id, "sent"))["delivery_state"] == "sent"
             fake.answers = ["send_message_refused.json"]
             await client.post(url, json={"text": "No"})
-            dead = await _reply_reaching(client, conversation_id, "dead")
+            dead = await reply_reaching(client, conversation_id, "dead")
     await worker.close()
     assert dead["delivery_state"] == "dead", dead
     assert "cannot receive messages from the seller" in dead["meta"]["delivery_error"]
