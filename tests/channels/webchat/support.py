@@ -169,9 +169,12 @@ async def delivery_state(client: httpx.AsyncClient, conversation_id: int, messag
     return next(m["delivery_state"] for m in detail["messages"] if m["id"] == message_id)
 
 
-async def until_state(client: httpx.AsyncClient, conversation_id: int, message_id: int, state: str) -> None:
-    for _ in range(200):
-        if await delivery_state(client, conversation_id, message_id) == state:
+async def until_state(client: httpx.AsyncClient, conversation_id: int, message_id: int, *states: str) -> None:
+    """Wait until the reply is in one of ``states`` (a later state counts where the caller lists it)."""
+    deadline = asyncio.get_running_loop().time() + 3 * WAIT_S
+    state = None
+    while asyncio.get_running_loop().time() < deadline:
+        if (state := await delivery_state(client, conversation_id, message_id)) in states:
             return
         await asyncio.sleep(0.05)
-    raise AssertionError(f"message {message_id} never became {state}")
+    raise AssertionError(f"message {message_id} never became {states}; it is {state}")

@@ -21,6 +21,7 @@ SCREENSHOT = "/tmp/webchat-widget.png"
 pytestmark = pytest.mark.skipif(
     shutil.which("chromium") is None, reason="needs Debian's chromium (apt-get install chromium)"
 )
+WAIT_MS = 30_000  # a guard against hanging under a loaded CI machine, not a timing assertion
 HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script> Your parcel ships today!'
 
 
@@ -71,25 +72,26 @@ async def test_a_visitor_chats_with_an_agent_from_a_shop_page(page, tenant: Tena
     await page.goto(shop.server.url)
 
     await page.click("crossdesk-webchat .bubble")
-    await page.locator("crossdesk-webchat .greeting", has_text="Moin!").wait_for(timeout=10_000)
+    await page.locator("crossdesk-webchat .greeting", has_text="Moin!").wait_for(timeout=WAIT_MS)
     await page.fill("crossdesk-webchat textarea", "Does the Tourer 2 come in 56 cm?")
     await page.press("crossdesk-webchat textarea", "Enter")
     mine = page.locator("crossdesk-webchat .message.visitor", has_text="Does the Tourer 2 come in 56 cm?")
-    await mine.wait_for(timeout=10_000)
-    await expect(mine.locator(".meta")).not_to_contain_text("sending", timeout=10_000)  # stored, echoed back
+    await mine.wait_for(timeout=WAIT_MS)
+    await expect(mine.locator(".meta")).not_to_contain_text("sending", timeout=WAIT_MS)  # stored, echoed back
 
     async with tenant.client() as client:
         detail = await webchat_conversation(tenant, client, "Does the Tourer 2 come in 56 cm?")
         conversation_id = detail["conversation"]["id"]
         await client.post(f"/api/v1/conversations/{conversation_id}/typing", json={"is_typing": True})
-        await page.locator("crossdesk-webchat .typing").wait_for(state="visible", timeout=10_000)
+        await page.locator("crossdesk-webchat .typing").wait_for(state="visible", timeout=WAIT_MS)
         answer = await reply(client, conversation_id, "Yes, 56 cm is in stock in blue and black.")
+        await until_state(client, conversation_id, answer["id"], "sent", "delivered", "read")
         await page.locator("crossdesk-webchat .message.agent", has_text="56 cm is in stock").wait_for(
-            timeout=10_000
+            timeout=WAIT_MS
         )
         hostile = await reply(client, conversation_id, HOSTILE)
         shown = page.locator("crossdesk-webchat .message.agent .text", has_text="Your parcel ships today!")
-        await shown.wait_for(timeout=10_000)
+        await shown.wait_for(timeout=WAIT_MS)
         # The panel is open and visible: the widget acknowledged both replies as read.
         await until_state(client, conversation_id, answer["id"], "read")
         await until_state(client, conversation_id, hostile["id"], "read")
