@@ -35,9 +35,18 @@ from crossdesk.realtime.hub import Hub
 from crossdesk.realtime.routes import router as realtime_router
 from crossdesk.retention.routes import router as retention_router
 from crossdesk.retention.segments import SegmentCache
-from crossdesk.web.channel_settings import router as channel_settings_router
-from crossdesk.web.customers_page import router as customers_page_router
+from crossdesk.web import (
+    channel_settings,
+    conversation_page,
+    customers_page,
+    inbox,
+    macros_page,
+    reports_page,
+    settings_pages,
+    sidebar,
+)
 from crossdesk.web.routes import router as web_router
+from crossdesk.web.shell import LoginRequired, to_login
 from crossdesk.workspaces import service as workspaces
 from crossdesk.workspaces.routes import router as workspaces_router
 
@@ -137,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="crossdesk", version=__version__, lifespan=lifespan)
     app.add_exception_handler(conversations.NotFound, _not_found)
+    app.add_exception_handler(LoginRequired, to_login)
     # Matching walks the routers in this order: the webhook firehose first.
     for router in (
         channels_router,
@@ -148,8 +158,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         commerce_router,
         retention_router,
         web_router,
-        channel_settings_router,
-        customers_page_router,
+        *(
+            m.router
+            for m in (
+                inbox,
+                conversation_page,
+                sidebar,
+                macros_page,
+                settings_pages,
+                channel_settings,
+                customers_page,
+                reports_page,
+            )
+        ),
         *(a.router for a in ADAPTERS.values() if a.router is not None),
     ):
         app.include_router(router)

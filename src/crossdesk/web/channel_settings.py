@@ -13,7 +13,7 @@ from crossdesk.channels import service
 from crossdesk.channels.registry import ADAPTERS
 from crossdesk.channels.routes import account_out
 from crossdesk.web.channel_forms import config_from_form, fields_of
-from crossdesk.web.routes import templates
+from crossdesk.web.shell import templates
 from crossdesk.workspaces import service as workspaces
 from crossdesk.workspaces.deps import DB, AdminPrincipal, RowId, principal_of
 

@@ -13,7 +13,7 @@ from crossdesk.customers import service as customers
 from crossdesk.db import utcnow
 from crossdesk.retention.routes import ranked
 from crossdesk.retention.segments import SegmentCache, churn_counts, summary
-from crossdesk.web.routes import templates
+from crossdesk.web.shell import templates
 from crossdesk.workspaces import service as workspaces
 from crossdesk.workspaces.deps import DB, principal_of
 

@@ -1,48 +1,48 @@
-"""Server-rendered pages: login, logout and a first live view of the inbox (the full agent app is issue 4)."""
+"""Logging in and out, the home address, and an agent's own preferences (language, time zone)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
-from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo
+from urllib.parse import urlsplit
+from zoneinfo import available_timezones
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
-from crossdesk.conversations import service as conversations
+from crossdesk.web.i18n import LANGUAGES
+from crossdesk.web.shell import PageWrite, templates
 from crossdesk.workspaces import service as workspaces
 from crossdesk.workspaces.deps import DB, SESSION_COOKIE, principal_of
 from crossdesk.workspaces.routes import set_session_cookie
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")  # autoescapes .html
-
-
-def local_time(iso: str, timezone: str) -> str:
-    """Stored UTC, shown in the viewer's zone."""
-    return dt.datetime.fromisoformat(iso).astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
-
-
-templates.env.filters["local_time"] = local_time
 LOGIN_CSRF_COOKIE = "crossdesk_login_csrf"
 
 
-def _login_page(request: Request, error: str | None = None, status_code: int = 200) -> Response:
+def safe_next(target: str | None) -> str:
+    """Where to go after logging in: a path of ours only (never another site, never ``//host``)."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return "/inbox"
+
+
+def _login_page(
+    request: Request, error: str | None = None, status_code: int = 200, next_: str | None = None
+) -> Response:
     token = secrets.token_urlsafe(32)
-    response = templates.TemplateResponse(
-        request, "login.html", {"csrf_token": token, "error": error}, status_code=status_code
-    )
+    context = {"csrf_token": token, "error": error, "next": safe_next(next_)}
+    response = templates.TemplateResponse(request, "login.html", context, status_code=status_code)
     # Double-submit cookie: a cross-site form cannot read it, so it cannot log a victim into our session.
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", max_age=3600)
     return response
 
 
 @router.get("/login", response_class=HTMLResponse)
-async def login_form(request: Request) -> Response:
-    return _login_page(request)
+async def login_form(
+    request: Request, next: Annotated[str | None, Query(max_length=2000)] = None
+) -> Response:
+    return _login_page(request, next_=next)
 
 
 @router.post("/login")
@@ -52,16 +52,17 @@ async def login_submit(
     email: Annotated[str, Form(max_length=320)],
     password: Annotated[str, Form(max_length=1024)],
     csrf_token: Annotated[str, Form(max_length=100)],
+    next: Annotated[str | None, Form(max_length=2000)] = None,
 ) -> Response:
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not secrets.compare_digest(expected, csrf_token):
-        return _login_page(request, "The form expired; please try again.", 403)
+        return _login_page(request, "The form expired; please try again.", 403, next)
     async with db.transaction(system=True) as session:
         agent = await workspaces.authenticate(session, email, password)
         if agent is None:
-            return _login_page(request, "Wrong e-mail or password.", 401)
+            return _login_page(request, "Wrong e-mail or password.", 401, next)
         token = await workspaces.start_login_session(session, agent, request.app.state.settings.session_days)
-    response = RedirectResponse("/", status_code=303)
+    response = RedirectResponse(safe_next(next), status_code=303)
     set_session_cookie(request, response, token)
     response.delete_cookie(LOGIN_CSRF_COOKIE)
     return response
@@ -86,21 +87,24 @@ async def logout_submit(
     return response
 
 
-@router.get("/", response_class=HTMLResponse)
-async def home(request: Request, db: DB) -> Response:
+@router.get("/")
+async def home(request: Request) -> Response:
     principal = await principal_of(request)
-    if principal is None or principal.agent_id is None:
-        return RedirectResponse("/login", status_code=303)
-    async with db.transaction(principal.workspace_id, readonly=True) as session:
-        workspace = await workspaces.get_workspace(session, principal.workspace_id)
-        agent = await workspaces.get_agent(session, principal.agent_id)
-        items, _ = await conversations.list_conversations(
-            session, conversations.ConversationFilter(status=["open", "pending"]), None, 50
-        )
-    context = {
-        "workspace": workspace,
-        "agent": agent,
-        "conversations": items,
-        "csrf_token": principal.csrf_token,
-    }
-    return templates.TemplateResponse(request, "home.html", context)
+    return RedirectResponse("/inbox" if principal is not None else "/login", status_code=303)
+
+
+@router.post("/me/preferences")
+async def set_preferences(
+    request: Request,
+    page: PageWrite,
+    db: DB,
+    language: Annotated[str, Form(max_length=16)],
+    timezone: Annotated[str | None, Form(max_length=64)] = None,
+) -> Response:
+    """The agent's interface language (and time zone); back to the page they were on."""
+    if language not in LANGUAGES or (timezone is not None and timezone not in available_timezones()):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "unknown language or time zone")
+    async with db.transaction(page.principal.workspace_id) as session:
+        await workspaces.update_agent_preferences(session, page.agent.id, language, timezone)
+    back = urlsplit(request.headers.get("referer", ""))
+    return RedirectResponse(safe_next(back.path + (f"?{back.query}" if back.query else "")), status_code=303)

@@ -43,7 +43,7 @@ async def principal_of(conn: HTTPConnection) -> Principal | None:
     return principal
 
 
-async def _csrf_ok(request: Request, principal: Principal) -> bool:
+async def csrf_ok(request: Request, principal: Principal) -> bool:
     """Cookie-authenticated writes must echo the session's CSRF token (header, or form field)."""
     if principal.csrf_token is None or request.method in SAFE_METHODS:
         return True
@@ -59,7 +59,7 @@ async def require_principal(request: Request) -> Principal:
     principal = await principal_of(request)
     if principal is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "login or an API token required")
-    if not await _csrf_ok(request, principal):
+    if not await csrf_ok(request, principal):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
     return principal
 

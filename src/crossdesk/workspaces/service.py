@@ -229,3 +229,15 @@ async def update_workspace(session: AsyncSession, workspace_id: int, changes: di
         setattr(workspace, name, value)
     await session.flush()
     return workspace
+
+
+async def update_agent_preferences(
+    session: AsyncSession, agent_id: int, language: str, timezone: str | None
+) -> None:
+    agent = await session.get(Agent, agent_id)
+    if agent is None:
+        raise LookupError("no such agent")
+    agent.language = language
+    if timezone is not None:
+        agent.timezone = timezone
+    await session.flush()

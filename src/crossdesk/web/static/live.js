@@ -1,34 +1,38 @@
-// Resumable live feed: reconnects with the last event id it saw, so nothing is missed or repeated.
+// The agents' live feed: htmx's WebSocket extension keeps the socket (and reconnects after a drop); this
+// file makes it resumable and turns each event into a DOM event that pages listen to, e.g.
+//   hx-trigger="crossdesk:message.created from:body"  or  document.body.addEventListener("crossdesk:typing", ...)
+// The extension's own HTML swapping is not used: the socket carries JSON events (the same as API clients
+// get), and each page fetches the HTML it needs.
 (function () {
-  const badge = document.getElementById("live");
-  const list = document.getElementById("events");
+  "use strict";
   let lastId = null;
-  let delay = 500;
-  function show(frame) {
-    const li = document.createElement("li");
-    const data = frame.data || {};
-    const text = data.message ? data.message.text : JSON.stringify(data.conversation ? {id: data.conversation.id, status: data.conversation.status} : data);
-    li.textContent = "#" + frame.id + " " + frame.type + ": " + text;  // textContent: buyer text is never HTML
-    list.prepend(li);
-    while (list.children.length > 100) list.lastChild.remove();
+  htmx.createWebSocket = function (url) {
+    return new WebSocket(lastId === null ? url : url + "?last_event_id=" + lastId);
+  };
+  function badge(key) {
+    const el = document.getElementById("live");
+    if (el) { el.textContent = el.dataset[key]; el.dataset.state = key; }
   }
-  function connect() {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const query = lastId === null ? "" : "?last_event_id=" + lastId;
-    const socket = new WebSocket(scheme + "://" + location.host + "/api/v1/ws" + query);
-    socket.onopen = function () { badge.textContent = "live"; delay = 500; };
-    socket.onmessage = function (msg) {
-      const frame = JSON.parse(msg.data);
-      if (frame.type === "hello") { lastId = frame.last_id; return; }
-      if (frame.type === "reload") { location.reload(); return; }
-      if (frame.id !== null) lastId = frame.id;
-      show(frame);
-    };
-    socket.onclose = function () {
-      badge.textContent = "reconnecting…";
-      setTimeout(connect, delay);
-      delay = Math.min(delay * 2, 10000);
-    };
-  }
-  connect();
+  document.body.addEventListener("htmx:wsOpen", function () { badge("live"); });
+  document.body.addEventListener("htmx:wsClose", function (e) {
+    badge("reconnecting");
+    const code = e.detail.event.code;
+    // The extension retries abnormal closes itself; the server's "too slow" and "resume" closes
+    // (4008, 4009) ask for a reconnect too: a fresh element makes the extension open a new socket.
+    if (code === 4008 || code === 4009) {
+      const old = document.getElementById("live");
+      const fresh = old.cloneNode(true);
+      old.replaceWith(fresh);
+      setTimeout(function () { htmx.process(fresh); }, 500);
+    }
+  });
+  document.body.addEventListener("htmx:wsBeforeMessage", function (e) {
+    e.preventDefault();  // JSON, not HTML to swap
+    const frame = JSON.parse(e.detail.message);
+    if (frame.type === "hello") { lastId = frame.last_id; return; }
+    if (frame.type === "reload") { location.reload(); return; }
+    if (frame.id !== null && frame.id !== undefined) lastId = frame.id;
+    document.body.dispatchEvent(new CustomEvent("crossdesk:" + frame.type, {detail: frame}));
+    document.body.dispatchEvent(new CustomEvent("crossdesk:event", {detail: frame}));
+  });
 })();
