@@ -2,8 +2,8 @@
 
 from crossdesk.channels.models import ChannelAccount, OutboxItem, SyncVersion, WebhookDelivery
 from crossdesk.commerce.models import Order, OrderItem, Product, Shipment
-from crossdesk.conversations.models import Conversation, ConversationTag, Message
-from crossdesk.customers.models import Customer, CustomerIdentity
+from crossdesk.conversations.models import Conversation, ConversationTag, Macro, Message
+from crossdesk.customers.models import Customer, CustomerIdentity, CustomerTag
 from crossdesk.db import Base
 from crossdesk.ops.models import Lease
 from crossdesk.realtime.models import Event
@@ -18,9 +18,11 @@ __all__ = [
     "ConversationTag",
     "Customer",
     "CustomerIdentity",
+    "CustomerTag",
     "Event",
     "Lease",
     "LoginSession",
+    "Macro",
     "Message",
     "Order",
     "OrderItem",

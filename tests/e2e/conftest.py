@@ -34,4 +34,4 @@ async def log_in(page: Any, tenant: Tenant) -> None:
     await page.fill("input[name=email]", tenant.owner_email)
     await page.fill("input[name=password]", PASSWORD)
     await page.click("button[type=submit]")
-    await page.wait_for_url(f"{tenant.server.url}/")
+    await page.wait_for_url(f"{tenant.server.url}/inbox")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crossdesk.db import Base, UTCDateTime, WorkspaceOwned, utcnow
@@ -83,3 +83,23 @@ class Message(WorkspaceOwned, Base):
     meta: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Macro(WorkspaceOwned, Base):
+    """A saved reply with variables such as ``{{ customer.first_name }}`` (see conversations.macros)."""
+
+    __tablename__ = "macros"
+    __table_args__ = (UniqueConstraint("workspace_id", "name", "language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    # The buyer's language this version is written in; None: any.
+    language: Mapped[str | None] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    # Tags the macro adds and the status it sets when used (optional actions, as in Gorgias/Zendesk).
+    add_tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    set_status: Mapped[str | None] = mapped_column(String(16))
+    usage_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crossdesk.db import Base, UTCDateTime, WorkspaceOwned, utcnow
@@ -37,3 +37,17 @@ class CustomerIdentity(WorkspaceOwned, Base):
     kind: Mapped[str] = mapped_column(String(40))
     value: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CustomerTag(WorkspaceOwned, Base):
+    """A seller's label on a customer ("VIP", "wholesale", "fraud risk")."""
+
+    __tablename__ = "customer_tags"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "tag"),
+        Index("ix_customer_tags_tag", "workspace_id", "tag"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(String(64))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crossdesk.db import Base, UTCDateTime, WorkspaceOwned, utcnow
@@ -28,6 +28,8 @@ class Workspace(Base):
     business_hours: Mapped[dict[str, Any]] = mapped_column(JSON, default=lambda: dict(DEFAULT_BUSINESS_HOURS))
     sla_first_response_minutes: Mapped[int] = mapped_column(Integer, default=60)
     sla_next_response_minutes: Mapped[int] = mapped_column(Integer, default=240)
+    # New conversations go round robin to available agents who speak their language.
+    auto_assign: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The RFM segment rules (``retention.rfm.Rules``) when the seller changed them; None: the defaults.
     rfm_rules: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Last event sequence number handed out; bumped in each writing transaction (see realtime.service).
@@ -47,6 +49,12 @@ class Agent(WorkspaceOwned, Base):
     language: Mapped[str] = mapped_column(String(16), default="en")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The buyers' languages this agent answers in (BCP 47 base codes such as "de", "ja"); empty: any.
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # Weekly working hours in the agent's own zone, shaped like Workspace.business_hours; None: always on.
+    shifts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    availability: Mapped[str] = mapped_column(String(16), default="online", server_default="online")
+    last_assigned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
