@@ -11,7 +11,7 @@ from crossdesk.web import i18n
 WEB = Path(i18n.__file__).parent
 METHODS = [("templates/**.html", "jinja2"), ("*.py", "python")]
 OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
 
 
 def source_messages() -> set[str]:

@@ -99,6 +99,16 @@ def ngettext(singular: str, plural: str, n: int, **variables: Any) -> str:
     return _catalog().ungettext(singular, plural, n) % {"num": n, **variables}
 
 
+def N_(message: str) -> str:
+    """Marks data that pages translate when they show it (a default segment's name) for the catalogs."""
+    return message
+
+
+def translated(value: str) -> str:
+    """A data value in the viewer's language where the catalogs have it (see ``N_``), else as it is."""
+    return _catalog().ugettext(value)
+
+
 def _template_gettext(message: str) -> str:
     return _catalog().ugettext(message)  # Jinja fills in the variables (escaped) itself
 

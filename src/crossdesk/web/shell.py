@@ -75,6 +75,8 @@ def render(
     request: Request, page: Page, template: str, context: dict[str, Any], status_code: int = 200
 ) -> Response:
     """Render ``template`` for the agent (the layout gets ``page``; ``_()`` and dates follow the agent)."""
+    if "page" in context:
+        raise ValueError("'page' is the layout's (the agent's Page); name a page number otherwise")
     with i18n.viewing(page.viewer):  # the response renders now, inside the block
         return templates.TemplateResponse(
             request, template, {"page": page, **context}, status_code=status_code

@@ -10,21 +10,21 @@
     if (!element) return;
     new window.Chart(element, {
       type: "bar",
-      data: { labels: labels, datasets: [{ label: "customers", data: values, backgroundColor: colors }] },
+      data: { labels: labels, datasets: [{ label: data.text.customers, data: values, backgroundColor: colors }] },
       options: { maintainAspectRatio: false, animation: false, plugins: { title: { display: true, text: title } },
                  scales: { y: { beginAtZero: true } } },
     });
   };
   bars("clv-chart", data.clv.labels, data.clv.customers, "#2563eb",
-       "Customers by predicted value over the next year (" + data.currency + ")");
+       data.text.clv);
   bars("churn-chart", data.churn.map((pair) => pair[0]), data.churn.map((pair) => pair[1]),
-       ["#16a34a", "#d97706", "#dc2626", "#9aa5b1"], "Customers by churn risk (unknown: one order so far)");
+       ["#16a34a", "#d97706", "#dc2626", "#9aa5b1"], data.text.churn);
   new window.Chart(canvas, {
     data: {
       labels: data.labels,
       datasets: [
-        { type: "bar", label: "customers", data: data.customers, backgroundColor: "#2563eb", yAxisID: "y" },
-        { type: "line", label: "spend (" + data.currency + ")", data: data.spend, borderColor: "#d97706",
+        { type: "bar", label: data.text.customers, data: data.customers, backgroundColor: "#2563eb", yAxisID: "y" },
+        { type: "line", label: data.text.spend, data: data.spend, borderColor: "#d97706",
           backgroundColor: "#d97706", yAxisID: "spend" },
       ],
     },
@@ -32,7 +32,7 @@
       maintainAspectRatio: false,
       animation: false,
       scales: {
-        y: { beginAtZero: true, title: { display: true, text: "customers" } },
+        y: { beginAtZero: true, title: { display: true, text: data.text.customers } },
         spend: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false },
                  title: { display: true, text: data.currency } },
       },
