@@ -294,10 +294,32 @@ async def test_login_form_logs_in_and_shows_the_workspace(tenant: Tenant) -> Non
         assert page.status_code == 200 and "crossdesk_login_csrf" in page.headers["set-cookie"]
         fields = {"email": tenant.owner_email, "password": PASSWORD, "csrf_token": form_token(page.text)}
         response = await browser.post("/login", data=fields)
-        assert response.status_code == 303 and response.headers["location"] == "/"
+        assert response.status_code == 303 and response.headers["location"] == "/inbox"
         assert browser.cookies.get("crossdesk_session")
-        home = await browser.get("/")
-    assert home.status_code == 200 and name in home.text
+        home = await browser.get("/", follow_redirects=True)
+    assert home.status_code == 200 and name in home.text and home.url.path == "/inbox"
+
+
+async def test_login_goes_back_to_the_page_asked_for_and_never_to_another_site(tenant: Tenant) -> None:
+    async with httpx.AsyncClient(base_url=tenant.server.url, timeout=30) as browser:
+        asked = await browser.get("/customers?segment=Lost", follow_redirects=False)
+        assert asked.headers["location"] == "/login?next=/customers%3Fsegment%3DLost"
+        for target, landing in (
+            ("/customers?segment=Lost", "/customers?segment=Lost"),
+            ("//evil.example/x", "/inbox"),
+            ("https://evil.example/", "/inbox"),
+            ("/\\evil.example", "/inbox"),
+        ):
+            browser.cookies.clear()
+            page = await browser.get("/login", params={"next": target})
+            fields = {
+                "email": tenant.owner_email,
+                "password": PASSWORD,
+                "csrf_token": form_token(page.text),
+                "next": target,
+            }
+            response = await browser.post("/login", data=fields)
+            assert response.status_code == 303 and response.headers["location"] == landing, target
 
 
 async def test_login_form_without_its_csrf_is_refused(tenant: Tenant) -> None:
@@ -361,7 +383,7 @@ async def test_responses_never_include_hashes_or_secrets(tenant: Tenant) -> None
         login = await browser.post(
             "/api/v1/auth/login", json={"email": tenant.owner_email, "password": PASSWORD}
         )
-        texts += [login.text, (await browser.get("/api/v1/me")).text, (await browser.get("/")).text]
+        texts += [login.text, (await browser.get("/api/v1/me")).text, (await browser.get("/inbox")).text]
         session = browser.cookies.get("crossdesk_session")
     assert session
     forbidden = [
