@@ -237,6 +237,10 @@ async def test_order_created_then_fulfilled(db: Database, tenant: Tenant, shop: 
         "in_transit",
     )
     assert shipment["shipped_at"].startswith("2024-05-03T12:02:44")
+    assert (
+        shipment["tracking_url"]
+        == "https://www.dhl.com/de-en/home/tracking.html?tracking-id=JD014600006281230704"
+    )
 
     assert await counts(db, tenant) == (1, 0, 1)
 

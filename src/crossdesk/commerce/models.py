@@ -70,6 +70,8 @@ class Shipment(WorkspaceOwned, Base):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     carrier: Mapped[str] = mapped_column(String(64))
     tracking_number: Mapped[str] = mapped_column(String(64), index=True)
+    # The platform's tracking page for this parcel, when it gives one (Shopify does).
+    tracking_url: Mapped[str | None] = mapped_column(String(2000))
     status: Mapped[str] = mapped_column(String(24), default="label_created")
     # [{"at": iso time, "status": ..., "location": ..., "description": ...}, ...] oldest first.
     history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

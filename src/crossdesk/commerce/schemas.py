@@ -62,6 +62,7 @@ class TrackingEvent(Untrusted):
 class ShipmentIn(Untrusted):
     carrier: str = Field(min_length=1, max_length=64)
     tracking_number: str = Field(min_length=3, max_length=64)
+    tracking_url: str | None = Field(None, max_length=2000, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://\S+$")
     status: ShipmentStatus = "label_created"
     shipped_at: AwareDatetime | None = None
     delivered_at: AwareDatetime | None = None
@@ -130,6 +131,7 @@ class ShipmentOut(BaseModel):
 
     carrier: str
     tracking_number: str
+    tracking_url: str | None = None
     status: str
     shipped_at: dt.datetime | None
     delivered_at: dt.datetime | None

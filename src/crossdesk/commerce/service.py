@@ -75,6 +75,7 @@ async def upsert_orders(session: AsyncSession, rows: Sequence[OrderIn]) -> tuple
                     order_id=order.id,
                     carrier=shipment.carrier,
                     tracking_number=shipment.tracking_number,
+                    tracking_url=shipment.tracking_url,
                     status=shipment.status,
                     shipped_at=shipment.shipped_at,
                     delivered_at=shipment.delivered_at,

@@ -64,6 +64,7 @@ from crossdesk.commerce.schemas import (
     ShipmentStatus,
     items_total,
 )
+from crossdesk.commerce.tracking import is_web_link
 from crossdesk.conversations.schemas import IdentityIn, SenderIn, Untrusted
 from crossdesk.customers import service as customers
 from crossdesk.customers.identities import EMAIL, PHONE, InvalidIdentity, normalize
@@ -174,6 +175,7 @@ class Fulfillment(Resource):
     status: Text | None = None
     tracking_company: Text | None = None
     tracking_number: Text | None = None
+    tracking_url: str | None = None  # kept only when an http(s) URL of a sane length (_tracking_url)
     shipment_status: Text | None = None
     created_at: Time | None = None
     updated_at: Time | None = None
@@ -308,6 +310,11 @@ def _buyer(order: Order, country: str | None) -> SenderIn | None:
     )
 
 
+def _tracking_url(url: str | None) -> str | None:
+    url = (url or "").strip()
+    return url if is_web_link(url) and len(url) <= 2000 and not any(c.isspace() for c in url) else None
+
+
 def _shipments(order: Order) -> list[ShipmentIn]:
     shipments = []
     for f in order.fulfillments:
@@ -319,6 +326,9 @@ def _shipments(order: Order) -> list[ShipmentIn]:
             ShipmentIn(
                 carrier=(f.tracking_company or "Other")[:64],
                 tracking_number=number,
+                tracking_url=f.tracking_url
+                if is_web_link(f.tracking_url) and len(f.tracking_url or "") <= 2000
+                else None,
                 status=status,
                 shipped_at=f.created_at,
                 # Shopify's fulfillment carries no delivery time; its last change is the closest there is.
