@@ -22,7 +22,9 @@ from crossdesk.channels.routes import router as channels_router
 from crossdesk.commerce.routes import router as commerce_router
 from crossdesk.config import Settings, get_settings
 from crossdesk.conversations import service as conversations
+from crossdesk.conversations.bulk_routes import router as bulk_router
 from crossdesk.conversations.ingest import Ingestor
+from crossdesk.conversations.macro_routes import router as macros_router
 from crossdesk.conversations.routes import router as conversations_router
 from crossdesk.customers.routes import router as customers_router
 from crossdesk.db import Database
@@ -33,6 +35,8 @@ from crossdesk.realtime import service as events
 from crossdesk.realtime.bus import make_bus
 from crossdesk.realtime.hub import Hub
 from crossdesk.realtime.routes import router as realtime_router
+from crossdesk.reports.routes import router as reports_router
+from crossdesk.retention.recommend import RecommendationCache
 from crossdesk.retention.routes import router as retention_router
 from crossdesk.retention.segments import SegmentCache
 from crossdesk.web import (
@@ -122,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.ingestor = Ingestor(db, runners=1 if db.is_sqlite else 4)
         app.state.channels = channels.Directory(db)
         app.state.segments = SegmentCache()
+        app.state.recommendations = RecommendationCache()
         context = _channel_context(db, settings, app.state.ingestor)
         app.state.channel_context = context
         # Each channel service runs in one process of the deployment: the holder of its lease.
@@ -150,13 +155,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Matching walks the routers in this order: the webhook firehose first.
     for router in (
         channels_router,
+        bulk_router,
         conversations_router,
+        macros_router,
         realtime_router,
         ops_router,
         workspaces_router,
         customers_router,
         commerce_router,
         retention_router,
+        reports_router,
         web_router,
         *(
             m.router

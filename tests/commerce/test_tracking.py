@@ -21,5 +21,5 @@ def test_known_carriers_get_their_page_with_the_number_quoted() -> None:
     )
 
 
-def test_unknown_carriers_get_no_link() -> None:
-    assert tracking_link("Yanwen", "YW123") is None
+def test_other_carriers_go_to_a_tracker_that_knows_them_all() -> None:
+    assert tracking_link("Yanwen", "YW123") == "https://t.17track.net/en#nums=YW123"

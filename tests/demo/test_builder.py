@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import func, select
 
 from crossdesk.commerce.models import Order, OrderItem, Product, Shipment
-from crossdesk.conversations.models import Conversation, ConversationTag, Message
-from crossdesk.customers.models import Customer, CustomerIdentity
+from crossdesk.conversations import macros as macros_service
+from crossdesk.conversations.models import Conversation, ConversationTag, Macro, Message
+from crossdesk.customers.models import Customer, CustomerIdentity, CustomerTag
 from crossdesk.db import Database
 from crossdesk.demo.builder import DEMO_EMAIL, DEMO_PASSWORD, DEMO_SLUG, build, owner_email
 from crossdesk.realtime.models import Event
@@ -85,6 +86,24 @@ async def test_workspace_and_owner_login(db: Database, demo: Demo) -> None:
     assert len(team) >= 4
     assert {a.language for a in team} == {"en", "zh-CN"}
     assert len({a.timezone for a in team}) >= 3
+    assert all(a.languages and a.availability == "online" for a in team)  # auto-assignment can pick them
+    assert ws.auto_assign
+
+
+async def test_saved_replies_and_vip_customers(db: Database, demo: Demo) -> None:
+    async with db.transaction(demo.workspace_id) as session:
+        macros = (await session.scalars(select(Macro))).all()
+        vips = (await session.scalars(select(CustomerTag.customer_id).where(CustomerTag.tag == "VIP"))).all()
+        orders = Counter((await session.scalars(select(Order.customer_id))).all())
+        conversation = await session.scalar(select(Conversation.id).where(Conversation.status == "open"))
+        owner = await workspaces.authenticate(session, owner_email(demo.slug), DEMO_PASSWORD)
+        assert conversation is not None and owner is not None
+        rendered = await macros_service.variables_for(session, conversation, owner)
+    assert {(m.name, m.language) for m in macros} >= {("Where is my order", "de"), ("Thanks, closing", None)}
+    for macro in macros:  # every seeded macro renders for a real demo conversation
+        assert "{{" not in macros_service.render_text(macro.body, rendered)
+    # The most frequent buyers are the VIPs.
+    assert vips and min(orders[c] for c in vips) >= sorted(orders.values())[-len(vips)]
 
 
 async def test_products_are_the_real_catalogue_in_gbp(db: Database, demo: Demo) -> None:

@@ -11,7 +11,8 @@ from tests.e2e.conftest import log_in
 
 async def test_connect_a_channel_then_switch_it_off(page: Any, tenant: Tenant) -> None:
     await log_in(page, tenant)
-    await page.click("a[href='/settings/channels']")
+    await page.click("a[href='/settings/team']")
+    await page.click("nav.subnav a[href='/settings/channels']")
     await page.click("#connect-api summary")
     form = page.locator("#connect-api form")
     await form.locator("input[name=name]").fill("Warehouse ERP <script>alert(1)</script>")

@@ -29,6 +29,10 @@ class Product(WorkspaceOwned, Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# Order statuses that are no sale: such orders count as orders, not as spend or demand.
+NOT_SOLD = ("cancelled", "refunded")
+
+
 class Order(WorkspaceOwned, Base):
     __tablename__ = "orders"
     __table_args__ = (

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crossdesk.commerce.models import Order, OrderItem, Product, Shipment
+from crossdesk.commerce.models import NOT_SOLD, Order, OrderItem, Product, Shipment
 from crossdesk.commerce.schemas import OrderIn, OrderItemOut, OrderOut, ProductIn, ProductOut, ShipmentOut
 from crossdesk.customers import service as customers
 from crossdesk.db import utcnow
@@ -154,3 +156,24 @@ async def _with_lines(session: AsyncSession, orders: list[Order]) -> list[OrderO
         )
         for o in orders
     ]
+
+
+@dataclass(frozen=True)
+class Spend:
+    """A customer's orders in one currency (cancelled and refunded ones count as orders, not as spend)."""
+
+    currency: str
+    orders: int
+    total: Decimal
+
+
+async def spend_of(session: AsyncSession, customer_id: int) -> list[Spend]:
+    """Lifetime orders and spend per currency, biggest count first: one grouped query."""
+    sold = case((Order.status.not_in(NOT_SOLD), Order.total), else_=0)
+    rows = await session.execute(
+        select(Order.currency, func.count(Order.id), func.coalesce(func.sum(sold), 0))
+        .where(Order.customer_id == customer_id)
+        .group_by(Order.currency)
+    )
+    found = [Spend(currency, int(n), Decimal(total)) for currency, n, total in rows]  # SUM keeps Amount
+    return sorted(found, key=lambda s: (-s.orders, s.currency))

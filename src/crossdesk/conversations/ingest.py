@@ -19,6 +19,7 @@ from sqlalchemy import insert, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crossdesk.conversations import assignment
 from crossdesk.conversations.models import Conversation, Message
 from crossdesk.conversations.schemas import InboundMessage, IngestResult
 from crossdesk.conversations.service import conversation_out, due, message_out, tags_of
@@ -208,6 +209,7 @@ async def _thread(
             new.append(existing)
             _register(open_by_key, existing)
         found.append(existing)
+    await assignment.assign_new(session, ws, new, now)
     session.add_all(new)
     await session.flush()
     return found, {c.id for c in new}

@@ -19,6 +19,7 @@ from crossdesk.conversations.schemas import (
     ReplyIn,
     Status,
     TypingIn,
+    ViewingIn,
 )
 from crossdesk.customers.routes import CustomerProfile, profile_of
 from crossdesk.realtime.service import append
@@ -137,4 +138,17 @@ async def typing(
             "is_typing": body.is_typing,
         }
         append(session, "typing", event)
+    return {"ok": True}
+
+
+@router.post("/{conversation_id}/viewing", status_code=status.HTTP_202_ACCEPTED)
+async def viewing(
+    conversation_id: RowId, body: ViewingIn, principal: CurrentPrincipal, db: DB
+) -> dict[str, bool]:
+    """Tell the other agents that this agent has this conversation open (or left it); a page repeats
+    ``viewing: true`` every 20 s, and others drop the mark after 45 s without one."""
+    async with db.transaction(principal.workspace_id) as session:
+        await service.get_conversation(session, conversation_id)
+        event = {"agent_id": principal.agent_id, "conversation_id": conversation_id, "viewing": body.viewing}
+        append(session, "presence", event)
     return {"ok": True}

@@ -154,3 +154,55 @@ class ConversationPatch(Untrusted):
 
 class TypingIn(BaseModel):
     is_typing: bool = True
+
+
+class ViewingIn(BaseModel):
+    viewing: bool = True
+
+
+MacroName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+MAX_MACRO_BODY = 5_000
+# What a macro may set when used (snoozing needs a time, which a saved reply cannot know).
+MacroStatus = Literal["open", "pending", "resolved"]
+
+
+class MacroIn(Untrusted):
+    """A saved reply; ``body`` is a Jinja template rendered in a sandbox (see conversations.macros)."""
+
+    name: MacroName
+    language: LanguageCode | None = None
+    body: str = Field(min_length=1, max_length=MAX_MACRO_BODY)
+    add_tags: list[Tag] = Field(default_factory=list, max_length=20)
+    set_status: MacroStatus | None = None
+
+
+class MacroPatch(Untrusted):
+    name: MacroName | None = None
+    language: LanguageCode | None = None
+    body: str | None = Field(None, min_length=1, max_length=MAX_MACRO_BODY)
+    add_tags: list[Tag] | None = Field(None, max_length=20)
+    set_status: MacroStatus | None = None
+
+
+class MacroOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    language: str | None
+    body: str
+    add_tags: list[str]
+    set_status: str | None
+    usage_count: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class MacroRenderIn(BaseModel):
+    conversation_id: int = Field(ge=1, le=MAX_ID)
+
+
+class MacroRendered(BaseModel):
+    text: str
+    add_tags: list[str]
+    set_status: str | None

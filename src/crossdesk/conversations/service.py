@@ -78,6 +78,8 @@ class ConversationFilter:
     language: str | None = None
     tag: str | None = None
     customer_id: int | None = None
+    # Further conditions built elsewhere (the inbox's views and search: conversations.views).
+    where: list[ColumnElement[bool]] = field(default_factory=list)
 
 
 def _encode_cursor(conversation: Conversation) -> str:
@@ -115,7 +117,7 @@ def _filtered(flt: ConversationFilter) -> Select[Conversation]:
         clauses.append(
             Conversation.id.in_(select(ConversationTag.conversation_id).where(ConversationTag.tag == flt.tag))
         )
-    return select(Conversation).where(*clauses)
+    return select(Conversation).where(*clauses, *flt.where)
 
 
 async def list_conversations(
@@ -167,8 +169,10 @@ async def add_agent_message(
     *,
     private: bool,
     template: TemplateIn | None = None,
+    meta: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A reply to the buyer (private=False) or an internal note (private=True) by an agent or integration.
+    ``meta`` is stored with the message (a note's ``{"mentions": [agent ids]}``).
 
     A reply the conversation's channel would refuse (too long, outside its reply window) raises
     ReplyRefused with the reason, and nothing is stored."""
@@ -187,7 +191,7 @@ async def add_agent_message(
         author_agent_id=agent_id,
         text=text,
         is_private=private,
-        meta={"template": template.model_dump()} if template else None,
+        meta={**(meta or {}), **({"template": template.model_dump()} if template else {})} or None,
         delivery_state="queued" if sender is not None else None,
         sent_at=now,
         created_at=now,
@@ -342,3 +346,61 @@ def _receipt_targets(channel: str, receipt: Receipt) -> Select[Message]:
         Message.sent_at <= receipt.before,
         Message.delivery_state.in_(("sent", "delivered")),
     ).order_by(Message.id)
+
+
+FIRST_WORDS = 120  # characters of a past conversation's first message shown beside the current one
+
+
+@dataclass(frozen=True)
+class PastConversation:
+    id: int
+    channel: str
+    subject: str | None
+    first_words: str
+    status: str
+    last_message_at: dt.datetime
+
+
+async def conversations_of(
+    session: AsyncSession, customer_id: int, *, besides: int | None = None, limit: int = 10
+) -> tuple[list[PastConversation], int]:
+    """The customer's newest conversations (all but ``besides``) with the start of their first visible
+    message, and how many there are in all: one query."""
+    first = (
+        select(func.substr(Message.text, 1, FIRST_WORDS))
+        .where(Message.conversation_id == Conversation.id, Message.is_private.is_(False))
+        .order_by(Message.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    stmt = select(Conversation, first, func.count().over()).where(Conversation.customer_id == customer_id)
+    if besides is not None:
+        stmt = stmt.where(Conversation.id != besides)
+    rows = await session.execute(
+        stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit)
+    )
+    listed = rows.all()
+    found = [
+        PastConversation(c.id, c.channel, c.subject, " ".join((t or "").split()), c.status, c.last_message_at)
+        for c, t, _total in listed
+    ]
+    return found, int(listed[0][2]) if listed else 0
+
+
+async def neighbours(session: AsyncSession, conversation: Conversation) -> tuple[int | None, int | None]:
+    """The open conversations before and after this one in the inbox's order (latest message first)."""
+    at, ident = conversation.last_message_at, conversation.id
+    base = select(Conversation.id).where(Conversation.status == "open", Conversation.id != ident)
+    newer = or_(
+        Conversation.last_message_at > at, and_(Conversation.last_message_at == at, Conversation.id > ident)
+    )
+    older = or_(
+        Conversation.last_message_at < at, and_(Conversation.last_message_at == at, Conversation.id < ident)
+    )
+    previous = await session.scalar(
+        base.where(newer).order_by(Conversation.last_message_at.asc(), Conversation.id.asc()).limit(1)
+    )
+    following = await session.scalar(
+        base.where(older).order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(1)
+    )
+    return previous, following

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from sqlalchemy import or_, select, tuple_, update
+from sqlalchemy import Select, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crossdesk.customers.identities import EMAIL, PHONE, normalize
-from crossdesk.customers.models import Customer, CustomerIdentity
+from crossdesk.customers.models import Customer, CustomerIdentity, CustomerTag
+
+MAX_NOTES = 10_000
 
 
 @dataclass(frozen=True)
@@ -154,3 +157,56 @@ async def search(session: AsyncSession, query: str, limit: int = 50) -> list[Cus
         .limit(limit)
     )
     return list((await session.scalars(stmt)).all())
+
+
+async def set_notes(session: AsyncSession, customer_id: int, notes: str | None) -> Customer | None:
+    """Replace the customer's notes (blank clears them); None when there is no such customer."""
+    customer = await get(session, customer_id)
+    if customer is not None:
+        customer.notes = (notes or "").strip() or None
+    return customer
+
+
+VIP_TAG = "vip"  # compared case-insensitively: "VIP", "Vip" and "vip" are the one tag
+
+
+def vip_ids() -> Select[int]:
+    """The ids of the customers tagged VIP, as a subquery for other domains' filters."""
+    return select(CustomerTag.customer_id).where(func.lower(CustomerTag.tag) == VIP_TAG)
+
+
+def matching_ids(query: str) -> Select[int]:
+    """The ids of the customers whose name, e-mail or any identity contains ``query`` (case-insensitive,
+    ``%`` and ``_`` matched literally), as a subquery."""
+    return select(Customer.id).where(
+        or_(
+            Customer.name.icontains(query, autoescape=True),
+            Customer.email.icontains(query, autoescape=True),
+            Customer.id.in_(
+                select(CustomerIdentity.customer_id).where(
+                    CustomerIdentity.value.icontains(query, autoescape=True)
+                )
+            ),
+        )
+    )
+
+
+class Card(NamedTuple):
+    """What a list shows of a customer."""
+
+    id: int
+    name: str | None
+    email: str | None
+    country: str | None
+    timezone: str | None
+    vip: bool
+
+
+async def cards(session: AsyncSession, ids: Iterable[int]) -> dict[int, Card]:
+    is_vip = Customer.id.in_(vip_ids())
+    found = await session.execute(
+        select(Customer.id, Customer.name, Customer.email, Customer.country, Customer.timezone, is_vip).where(
+            Customer.id.in_(list(ids))
+        )
+    )
+    return {r[0]: Card(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in found}

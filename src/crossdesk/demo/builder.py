@@ -24,13 +24,13 @@ from crossdesk.commerce import bulk
 from crossdesk.commerce.models import Order, OrderItem, Product, Shipment
 from crossdesk.conversations import service as inbox
 from crossdesk.conversations.ingest import Inbound, ingest_many
-from crossdesk.conversations.models import Conversation, ConversationTag, Message
+from crossdesk.conversations.models import Conversation, ConversationTag, Macro, Message
 from crossdesk.conversations.schemas import ConversationPatch, InboundMessage, SenderIn
 from crossdesk.conversations.sla import add_business_minutes
 from crossdesk.customers import service as customers_service
-from crossdesk.customers.models import Customer, CustomerIdentity
+from crossdesk.customers.models import Customer, CustomerIdentity, CustomerTag
 from crossdesk.db import Database, UTCDateTime, utcnow
-from crossdesk.demo import dataset, scripts, world
+from crossdesk.demo import dataset, helpdesk, scripts, world
 from crossdesk.realtime.models import Event
 from crossdesk.workspaces import service as workspaces
 from crossdesk.workspaces.models import Workspace
@@ -42,13 +42,14 @@ DEMO_PASSWORD = "crossdesk-demo"  # noqa: S105 - printed by the CLI: a local dem
 BUSINESS_HOURS = {day: [["09:00", "21:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat")}
 SLA_FIRST, SLA_NEXT = 60, 240
 INGEST_BATCH = 200
-# (e-mail local part, name, role, language, time zone): a Shanghai team with colleagues in Europe.
+# (e-mail local part, name, role, interface language, time zone, buyers' languages they answer in):
+# a Shanghai team with colleagues in Europe.
 TEAM = (
-    ("owner", "Chen Jing", "owner", "zh-CN", "Asia/Shanghai"),
-    ("emma", "Emma Clarke", "admin", "en", "Europe/London"),
-    ("lukas", "Lukas Becker", "agent", "en", "Europe/Berlin"),
-    ("wang.fang", "Wang Fang", "agent", "zh-CN", "Asia/Shanghai"),
-    ("zhang.wei", "Zhang Wei", "agent", "zh-CN", "Asia/Singapore"),
+    ("owner", "Chen Jing", "owner", "zh-CN", "Asia/Shanghai", ["zh", "en"]),
+    ("emma", "Emma Clarke", "admin", "en", "Europe/London", ["en", "fr"]),
+    ("lukas", "Lukas Becker", "agent", "en", "Europe/Berlin", ["de", "en", "nl"]),
+    ("wang.fang", "Wang Fang", "agent", "zh-CN", "Asia/Shanghai", ["zh", "en", "es", "it"]),
+    ("zhang.wei", "Zhang Wei", "agent", "zh-CN", "Asia/Singapore", ["ja", "zh", "en", "pt"]),
 )
 
 
@@ -118,7 +119,7 @@ async def build(
             raise RuntimeError(f"the slug {slug!r} is not a valid workspace slug (it became {ws.slug!r})")
         ws.name = name
         team = []
-        for local, agent_name, role, language, timezone in TEAM:
+        for local, agent_name, role, language, timezone, speaks in TEAM:
             agent = await workspaces.create_agent(
                 session,
                 ws.id,
@@ -129,6 +130,7 @@ async def build(
                 language=language,
                 timezone=timezone,
             )
+            agent.languages = speaks
             team.append(scripts.Agent(agent.id, agent_name, language))
     try:
         plans = scripts.plan(buyers, team[1:], conversations or default_conversations(customers), now)
@@ -136,6 +138,7 @@ async def build(
             await _load_commerce(db, ws.id, products, buyers, plans, progress)
             played = await _play(db, ws.id, plans, progress)
         await _backdate(db, ws.id, played)
+        await helpdesk.seed(db, ws.id, team[0].id)
     except BaseException:
         # Half a demo would make the next run think it is loaded: take the workspace away again.
         await _discard(db, ws.id)
@@ -152,6 +155,8 @@ async def _discard(db: Database, workspace_id: int) -> None:
     once per product (``order_items.product_id`` has no index) and take minutes."""
     async with db.transaction(system=True) as session:
         for model in (
+            Macro,
+            CustomerTag,
             Message,
             ConversationTag,
             Conversation,

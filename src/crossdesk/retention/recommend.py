@@ -29,6 +29,7 @@ import os
 # library with threadpoolctl instead.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import asyncio
 import time
 import warnings
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
@@ -39,7 +40,12 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 from numpy.typing import NDArray
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+from crossdesk.commerce.models import NOT_SOLD, Order, OrderItem
+from crossdesk.retention.segments import orders_version
 
 Method = Literal["cosine", "als", "bpr", "popular"]
 Weighting = Literal["purchases", "quantity", "binary"]
@@ -401,3 +407,53 @@ def _lookup(index: Mapping[Any, int], key: Any) -> int | None:
 
 def _country_key(country: str) -> str:
     return country.strip().upper()
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A workspace's model, and each SKU's title as its latest order line names it."""
+
+    model: RecommendationModel
+    titles: dict[str, str]
+
+    def top(self, customer_id: int, n: int = 3, country: str | None = None) -> list[tuple[str, str]]:
+        """(SKU, title) of the customer's ``n`` best picks; popular ones for a customer with no order."""
+        picks = self.model.for_customer(customer_id, n, country)
+        return [(r.sku, self.titles.get(r.sku, r.sku)) for r in picks]
+
+
+class RecommendationCache:
+    """Each workspace's fitted model, kept (one per app) while its orders stay the same, as the segments
+    are (``SegmentCache``)."""
+
+    def __init__(self, recommender: Recommender | None = None) -> None:
+        self.recommender = recommender or Recommender()
+        self._fitted: dict[int, tuple[tuple[Any, ...], Fitted]] = {}
+
+    async def get(self, session: AsyncSession, workspace_id: int) -> Fitted:
+        version = await orders_version(session)
+        cached = self._fitted.get(workspace_id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        lines, titles = await _order_lines(session)
+        # Fitting is CPU work: off the event loop, so the other requests go on meanwhile.
+        fitted = Fitted(await asyncio.to_thread(self.recommender.fit, lines), titles)
+        self._fitted[workspace_id] = (version, fitted)
+        return fitted
+
+
+async def _order_lines(session: AsyncSession) -> tuple[dict[str, list[Any]], dict[str, str]]:
+    """The workspace's sold order lines as ``fit`` takes them, and each SKU's latest title."""
+    rows = await session.execute(
+        select(Order.customer_id, OrderItem.sku, OrderItem.title, OrderItem.quantity, Order.id,
+               Order.placed_at, Order.country)
+        .join(Order, OrderItem.order_id == Order.id)
+        .where(Order.customer_id.is_not(None), Order.status.not_in(NOT_SOLD))
+        .order_by(Order.placed_at, OrderItem.id)
+    )  # fmt: skip
+    names = ("customer_id", "sku", "title", "quantity", "order_id", "placed_at", "country")
+    lines: dict[str, list[Any]] = {name: [] for name in names}
+    for row in rows:
+        for name, value in zip(names, row, strict=True):
+            lines[name].append(value)
+    return lines, dict(zip(lines["sku"], lines.pop("title"), strict=True))  # the latest title wins

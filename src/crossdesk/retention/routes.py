@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from crossdesk.customers import service as customers
 from crossdesk.db import utcnow
+from crossdesk.ops.spreadsheets import formula_safe
 from crossdesk.retention.rfm import DEFAULT_RULES, Rules
 from crossdesk.retention.segments import CustomerRFM, Scored, SegmentCache, churn_counts, summary
 from crossdesk.workspaces import service as workspaces
@@ -132,17 +133,11 @@ async def export_customer_scores(
         v = r.value
         value = [f"{v.p_alive:.3f}", v.churn_risk, v.clv, v.next_purchase or ""] if v else ["", "", "", ""]
         writer.writerow(
-            [r.customer_id, *map(_cell, (name, email, country, r.segment)), r.r, r.f, r.m, r.orders,
+            [r.customer_id, *map(formula_safe, (name, email, country, r.segment)), r.r, r.f, r.m, r.orders,
              r.spend, r.last_order_at.isoformat(), *value]
         )  # fmt: skip
     headers = {"content-disposition": 'attachment; filename="customers.csv"'}
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
-
-
-def _cell(value: str | None) -> str:
-    """A text cell a spreadsheet will not run as a formula (names and segment names come from outside)."""
-    text = value or ""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 @router.put("/rules", response_model=SegmentsOut)

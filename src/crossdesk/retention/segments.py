@@ -20,13 +20,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crossdesk.commerce import fx
-from crossdesk.commerce.models import Order
+from crossdesk.commerce.models import NOT_SOLD, Order
 from crossdesk.retention import clv, transactions
 from crossdesk.retention.rfm import DEFAULT_RULES, Rules, scores, segments
 from crossdesk.workspaces.models import Workspace
 
 # Orders that did not end in a sale are no purchase.
-NOT_SOLD = ("cancelled", "refunded")
 CHURN_BANDS = ("low", "medium", "high", "unknown")
 # Below this many repeat buyers the models have too little to learn from.
 MIN_REPEAT_BUYERS = 20
@@ -80,7 +79,7 @@ def rules_of(workspace: Workspace) -> Rules:
     return Rules.model_validate(workspace.rfm_rules) if workspace.rfm_rules else DEFAULT_RULES
 
 
-async def _orders_version(session: AsyncSession) -> tuple[Any, ...]:
+async def orders_version(session: AsyncSession) -> tuple[Any, ...]:
     row = (
         await session.execute(select(func.count(Order.id), func.max(Order.id), func.max(Order.placed_at)))
     ).one()
@@ -95,7 +94,7 @@ class SegmentCache:
         self._scored: dict[int, tuple[tuple[Any, ...], Scored]] = {}
 
     async def get(self, session: AsyncSession, workspace: Workspace, now: dt.datetime) -> Scored:
-        orders = await _orders_version(session)
+        orders = await orders_version(session)
         key = (*orders, workspace.base_currency, repr(workspace.rfm_rules), now.date())
         cached = self._scored.get(workspace.id)
         if cached is not None and cached[0] == key:

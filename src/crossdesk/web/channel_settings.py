@@ -1,5 +1,6 @@
 """The channels settings page: connect a channel account of any kind, switch it on or off, replace its
-secrets. Admins only; secrets are write-only here as in the API (a new account's own secret is shown once)."""
+secrets. Owners and admins only; secrets are write-only here as in the API (a new account's own secret
+is shown once)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from crossdesk.channels import service
 from crossdesk.channels.registry import ADAPTERS
 from crossdesk.channels.routes import account_out
 from crossdesk.web.channel_forms import config_from_form, fields_of
-from crossdesk.web.shell import templates
-from crossdesk.workspaces import service as workspaces
-from crossdesk.workspaces.deps import DB, AdminPrincipal, RowId, principal_of
+from crossdesk.web.settings_pages import AdminPage
+from crossdesk.web.shell import AdminWrite, Page, render
+from crossdesk.workspaces.deps import DB, RowId
 
 router = APIRouter(include_in_schema=False)
 PAGE = "/settings/channels"
@@ -25,40 +26,36 @@ CREATED_COOKIE = "crossdesk_channel_created"
 
 
 async def _page(
-    request: Request, db: DB, created: dict[str, Any] | None = None, error: str | None = None, code: int = 200
+    request: Request,
+    page: Page,
+    db: DB,
+    created: dict[str, Any] | None = None,
+    error: str | None = None,
+    code: int = 200,
 ) -> Response:
-    principal = await principal_of(request)
-    if principal is None or principal.agent_id is None:
-        return RedirectResponse("/login", status_code=303)
-    if not principal.can_admin():
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "owner or admin role required")
-    async with db.transaction(principal.workspace_id, readonly=True) as session:
-        workspace = await workspaces.get_workspace(session, principal.workspace_id)
-        agent = await workspaces.get_agent(session, principal.agent_id)
+    async with db.transaction(page.principal.workspace_id, readonly=True) as session:
         rows = await service.list_accounts(session)
     if created is not None:  # only an account of this workspace is named, and only then the secret shown
         created["name"] = next((r.name for r in rows if str(r.id) == created["id"]), None)
         created = created if created["name"] is not None else None
-    accounts = [account_out(request, row) for row in rows]
     context = {
-        "workspace": workspace,
-        "agent": agent,
-        "csrf_token": principal.csrf_token,
-        "accounts": accounts,
+        "nav": "settings",
+        "settings_tab": "channels",
+        "accounts": [account_out(request, row) for row in rows],
         "kinds": {kind: fields_of(adapter) for kind, adapter in sorted(ADAPTERS.items())},
         "created": created,
         "error": error,
     }
-    return templates.TemplateResponse(request, "channels.html", context, status_code=code)
+    return render(request, page, "channels.html", context, status_code=code)
 
 
 @router.get(PAGE, response_class=HTMLResponse)
-async def channels_page(request: Request, db: DB) -> Response:
+async def channels_page(request: Request, page: AdminPage, db: DB) -> Response:
     created = None
     if (flash := request.cookies.get(CREATED_COOKIE, "")).count("|") == 1:
         account_id, secret = flash.split("|")
         created = {"id": account_id, "secret": secret}
-    response = await _page(request, db, created=created)
+    response = await _page(request, page, db, created=created)
     response.delete_cookie(CREATED_COOKIE, path=PAGE)
     return response
 
@@ -68,7 +65,7 @@ def _form_error(exc: ValidationError) -> str:
 
 
 @router.post(PAGE + "/{kind}", response_class=HTMLResponse)
-async def add_channel(kind: str, request: Request, principal: AdminPrincipal, db: DB) -> Response:
+async def add_channel(kind: str, request: Request, page: AdminWrite, db: DB) -> Response:
     adapter = ADAPTERS.get(kind)
     if adapter is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown channel kind {kind!r}")
@@ -78,8 +75,8 @@ async def add_channel(kind: str, request: Request, principal: AdminPrincipal, db
     try:
         config = adapter.Config.model_validate(config).model_dump(mode="json", exclude_none=True)
     except ValidationError as exc:
-        return await _page(request, db, error=_form_error(exc), code=422)
-    async with db.transaction(principal.workspace_id) as session:
+        return await _page(request, page, db, error=_form_error(exc), code=422)
+    async with db.transaction(page.principal.workspace_id) as session:
         row, secret = await service.create_account(session, kind, name, config, secrets)
     response = RedirectResponse(PAGE, status_code=303)
     response.set_cookie(
@@ -95,10 +92,10 @@ async def add_channel(kind: str, request: Request, principal: AdminPrincipal, db
 
 
 @router.post(PAGE + "/{account_id}/update")
-async def update_channel(account_id: RowId, request: Request, principal: AdminPrincipal, db: DB) -> Response:
+async def update_channel(account_id: RowId, request: Request, page: AdminWrite, db: DB) -> Response:
     """Switch on/off, and replace the secrets filled in (blank ones are kept)."""
     form = {k: str(v) for k, v in (await request.form()).items()}
-    async with db.transaction(principal.workspace_id) as session:
+    async with db.transaction(page.principal.workspace_id) as session:
         row = await service.get_account(session, account_id)
         if row is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"channel {account_id} not found")

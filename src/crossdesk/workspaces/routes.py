@@ -9,6 +9,7 @@ from crossdesk.workspaces.deps import DB, SESSION_COOKIE, AdminPrincipal, Curren
 from crossdesk.workspaces.schemas import (
     AgentIn,
     AgentOut,
+    AgentPatch,
     LoginIn,
     MeOut,
     TokenCreated,
@@ -111,6 +112,26 @@ async def create_agent(body: AgentIn, principal: AdminPrincipal, db: DB) -> Agen
             agent = await service.create_agent(session, principal.workspace_id, **body.model_dump())
             return AgentOut.model_validate(agent)
     except service.Conflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+
+
+@router.patch("/agents/{agent_id}", response_model=AgentOut)
+async def update_agent(agent_id: RowId, body: AgentPatch, principal: AdminPrincipal, db: DB) -> AgentOut:
+    """Role, languages, time zone, availability, shifts (null: always on), active. Only an owner makes or
+    changes an owner; the last active owner cannot be demoted or deactivated (409)."""
+    try:
+        changes = body.changes()
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    try:
+        async with db.transaction(principal.workspace_id) as session:
+            agent = await service.update_agent(session, agent_id, changes, principal.role)
+            return AgentOut.model_validate(agent)
+    except LookupError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except service.NotAllowed as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    except service.LastOwner as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
 
 

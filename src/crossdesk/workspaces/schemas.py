@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+import re
+from typing import Any, Literal
 from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
@@ -12,12 +13,35 @@ from crossdesk.conversations.sla import parse_hours
 
 Role = Literal["owner", "admin", "agent"]
 Language = Literal["en", "zh-CN"]
+Availability = Literal["online", "away", "offline"]
+Hours = dict[str, list[list[str]]]
+BASE_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
+MAX_LANGUAGES = 30
 
 
 def _check_timezone(value: str) -> str:
     if value not in available_timezones():
         raise ValueError(f"unknown time zone {value!r}")
     return value
+
+
+def check_hours(value: Hours) -> Hours:
+    """Weekly hours (business hours, an agent's shifts): ``{"mon": [["09:00", "18:00"]], ...}``."""
+    if any(len(span) != 2 for spans in value.values() for span in spans):
+        raise ValueError('each interval is ["HH:MM", "HH:MM"]')
+    parse_hours(value)  # raises ValueError with the reason
+    return value
+
+
+def check_languages(value: list[str]) -> list[str]:
+    """BCP 47 base codes ("de", "ja"): a region or script ("zh-CN") is dropped, duplicates too."""
+    codes = [code.strip().lower().split("-")[0] for code in value if code.strip()]
+    bad = [code for code in codes if not BASE_LANGUAGE.match(code)]
+    if bad:
+        raise ValueError(f"not a language code: {', '.join(bad)}")
+    if len(codes) > MAX_LANGUAGES:
+        raise ValueError(f"at most {MAX_LANGUAGES} languages")
+    return list(dict.fromkeys(codes))
 
 
 class LoginIn(BaseModel):
@@ -32,8 +56,10 @@ class AgentIn(BaseModel):
     role: Role = "agent"
     language: Language = "en"
     timezone: str = "UTC"
+    languages: list[str] = Field(default_factory=list, description="Buyers' languages (base codes).")
 
     _tz = field_validator("timezone")(_check_timezone)
+    _languages = field_validator("languages")(check_languages)
 
 
 class AgentOut(BaseModel):
@@ -47,6 +73,45 @@ class AgentOut(BaseModel):
     language: str
     timezone: str
     is_active: bool
+    languages: list[str]
+    shifts: Hours | None
+    availability: str
+    last_assigned_at: dt.datetime | None
+
+
+class AgentPatch(BaseModel):
+    """An admin's change to an agent; ``shifts: null`` means always on shift."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role | None = None
+    languages: list[str] | None = None
+    timezone: str | None = None
+    availability: Availability | None = None
+    shifts: Hours | None = None
+    is_active: bool | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str | None) -> str | None:
+        return None if value is None else _check_timezone(value)
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else check_languages(value)
+
+    @field_validator("shifts")
+    @classmethod
+    def _shifts(cls, value: Hours | None) -> Hours | None:
+        return None if value is None else check_hours(value)
+
+    def changes(self) -> dict[str, Any]:
+        """The fields sent; only ``shifts`` may be null."""
+        changes = self.model_dump(exclude_unset=True)
+        if any(value is None for name, value in changes.items() if name != "shifts"):
+            raise ValueError("only shifts can be set to null")
+        return changes
 
 
 class MeOut(BaseModel):
@@ -92,6 +157,7 @@ class WorkspaceOut(BaseModel):
     )
     sla_first_response_minutes: int
     sla_next_response_minutes: int
+    auto_assign: bool
 
 
 class WorkspacePatch(BaseModel):
@@ -104,6 +170,7 @@ class WorkspacePatch(BaseModel):
     business_hours: dict[str, list[list[str]]] | None = None
     sla_first_response_minutes: int | None = Field(None, ge=1, le=43_200)
     sla_next_response_minutes: int | None = Field(None, ge=1, le=43_200)
+    auto_assign: bool | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -112,9 +179,5 @@ class WorkspacePatch(BaseModel):
 
     @field_validator("business_hours")
     @classmethod
-    def _hours(cls, value: dict[str, list[list[str]]] | None) -> dict[str, list[list[str]]] | None:
-        if value is not None:
-            if any(len(span) != 2 for spans in value.values() for span in spans):
-                raise ValueError('each interval is ["HH:MM", "HH:MM"]')
-            parse_hours(value)  # raises ValueError with the reason
-        return value
+    def _hours(cls, value: Hours | None) -> Hours | None:
+        return None if value is None else check_hours(value)

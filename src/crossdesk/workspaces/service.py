@@ -24,6 +24,14 @@ class Conflict(ValueError):
     """The thing to create exists already."""
 
 
+class NotAllowed(PermissionError):
+    """The caller's role may not make this change (only an owner makes or changes an owner)."""
+
+
+class LastOwner(ValueError):
+    """The change would leave the workspace without an active owner."""
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is calling: an agent through a login session, or an integration through an API token."""
@@ -73,6 +81,7 @@ async def create_agent(
     role: str = "agent",
     language: str = "en",
     timezone: str = "UTC",
+    languages: list[str] | None = None,
 ) -> Agent:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
@@ -87,6 +96,7 @@ async def create_agent(
         role=role,
         language=language,
         timezone=timezone,
+        languages=list(languages or []),
     )
     session.add(agent)
     try:
@@ -102,6 +112,46 @@ def _agent_by_email(email: str) -> Select[Agent]:
 
 async def list_agents(session: AsyncSession) -> list[Agent]:
     return list((await session.scalars(select(Agent).order_by(Agent.id))).all())
+
+
+async def online_agents(session: AsyncSession, *, lock: bool = False) -> list[Agent]:
+    """Active agents whose availability is online; ``lock``: their rows stay locked until commit."""
+    stmt = select(Agent).where(Agent.is_active.is_(True), Agent.availability == "online").order_by(Agent.id)
+    if lock:
+        # The lock may wait for another transaction's commit: take its values, not any cached here.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return list((await session.scalars(stmt)).all())
+
+
+async def update_agent(
+    session: AsyncSession, agent_id: int, changes: dict[str, Any], actor_role: str
+) -> Agent:
+    """Change an agent's role, languages, zone, availability, shifts or active state (validated fields).
+
+    Only an owner makes or changes an owner, and the last active owner stays an active owner. Agents are
+    never deleted: conversations and messages keep their author's name.
+    """
+    agent = await get_agent(session, agent_id)
+    if agent is None:
+        raise LookupError(f"agent {agent_id} not found")
+    touches_role = (changes.get("role", agent.role), changes.get("is_active", agent.is_active)) != (
+        agent.role,
+        agent.is_active,
+    )
+    if "owner" in (agent.role, changes.get("role")) and touches_role and actor_role != "owner":
+        raise NotAllowed("only an owner can make, demote or deactivate an owner")
+    stays_owner = changes.get("role", agent.role) == "owner" and changes.get("is_active", agent.is_active)
+    if agent.role == "owner" and agent.is_active and not stays_owner:
+        # Locking the owners' rows makes two owners demoting each other at once wait for each other.
+        owners = await session.scalars(
+            select(Agent.id).where(Agent.role == "owner", Agent.is_active.is_(True)).with_for_update()
+        )
+        if set(owners.all()) <= {agent.id}:
+            raise LastOwner("the workspace needs at least one active owner")
+    for name, value in changes.items():
+        setattr(agent, name, value)
+    await session.flush()
+    return agent
 
 
 async def authenticate(session: AsyncSession, email: str, password: str) -> Agent | None:

@@ -1,0 +1,1 @@
+"""Support reports: volume, response and resolution times, SLA attainment, backlog and per-agent figures."""
