@@ -49,3 +49,11 @@ def test_channels_benchmark_takes_every_platforms_webhook_once() -> None:
 def test_recommend_benchmark_runs_every_method_against_popularity() -> None:
     data = run_quick("recommend")
     assert {r["method"] for r in data["rows"]} >= {"cosine", "als", "popular_overall"}
+
+
+def test_pages_benchmark_measures_both_pages_and_their_api_twins() -> None:
+    result = run_quick("pages")
+    rows = {r["target"]: r for r in result["rows"]}
+    assert set(rows) == {"inbox page", "inbox API", "conversation page", "conversation API"}
+    assert all(r["requests"] == 60 and r["bytes"] > 1000 for r in rows.values())
+    assert {"inbox page", "conversation page"} <= result["target"].keys()
