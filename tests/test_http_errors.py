@@ -26,6 +26,14 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/tokens"): {"json": {"name": "t"}},
     ("POST", "/api/v1/channels/api"): {"json": {"name": "c"}},
     ("POST", "/api/v1/auth/logout"): {},
+    ("POST", "/api/v1/conversations/{conversation_id}/viewing"): {"json": {"viewing": True}},
+    ("POST", "/api/v1/conversations/bulk"): {"json": {"ids": [UNKNOWN], "status": "resolved"}},
+    ("PATCH", "/api/v1/customers/{customer_id}"): {"json": {"notes": "x"}},
+    ("PUT", "/api/v1/customers/{customer_id}/tags"): {"json": {"tags": ["x"]}},
+    ("PATCH", "/api/v1/agents/{agent_id}"): {"json": {"availability": "away"}},
+    ("POST", "/api/v1/macros"): {"json": {"name": "m", "body": "Hello"}},
+    ("PATCH", "/api/v1/macros/{macro_id}"): {"json": {"name": "renamed"}},
+    ("POST", "/api/v1/macros/{macro_id}/render"): {"json": {"conversation_id": UNKNOWN}},
 }
 # Routes that need no login: the login itself, the signed inbound endpoint, operations and web pages.
 PUBLIC = {"/api/v1/auth/login", "/api/v1/channels/api/{public_id}/messages"}

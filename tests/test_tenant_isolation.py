@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
 import hashlib
+import html
+import io
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -78,6 +83,8 @@ class B:
     widget_public_id: str
     sku: str
     order_external_id: str
+    macro_id: int
+    customer_tag: str
     secrets: list[str] = field(default_factory=list)
 
 
@@ -144,6 +151,14 @@ async def build_b(b: Tenant) -> B:
         )
         assert patched.status_code == 200, patched.text
         token_ids = [t["id"] for t in (await c.get("/api/v1/tokens")).json()]
+        macro = {"name": f"Macro {marker}", "body": marker + " {{ customer.name }}", "add_tags": [marker]}
+        made = await c.post("/api/v1/macros", json=macro)
+        assert made.status_code == 201, made.text
+        customer = f"/api/v1/customers/{ids['customer_id']}"
+        tagged = await c.put(f"{customer}/tags", json={"tags": [f"tag {marker}"]})
+        assert tagged.status_code == 200, tagged.text
+        noted = await c.patch(customer, json={"notes": f"{marker} notes"})
+        assert noted.status_code == 200, noted.text
     created = token.json()["token"]
     return B(
         tenant=b,
@@ -160,6 +175,8 @@ async def build_b(b: Tenant) -> B:
         widget_public_id=widget.json()["public_id"],
         sku=sku,
         order_external_id=order_id,
+        macro_id=made.json()["id"],
+        customer_tag=f"tag {marker}",
         # The marker is in every text, name and title of B; the rest are B's unguessable values.
         secrets=[
             marker,
@@ -180,6 +197,9 @@ async def snapshot(b: B) -> dict[str, Any]:
         f"/api/v1/conversations/{b.conversation_id}",
         "/api/v1/conversations?limit=200",
         f"/api/v1/customers/{b.customer_id}",
+        f"/api/v1/customers/{b.customer_id}/tags",
+        "/api/v1/macros",
+        "/api/v1/workspace",
         "/api/v1/products?limit=500",
         "/api/v1/agents",
         "/api/v1/tokens",
@@ -507,11 +527,12 @@ async def socket(a: A, b: B) -> None:
 
 
 async def web_home(a: A, b: B) -> None:
-    home = await call(a, b, "GET", "/", {200, 303}, follow_redirects=False)
-    assert home.status_code == (200 if a.mode == "cookie" else 303)  # a token is no agent with a page
-    if a.mode == "cookie":
-        assert f'data-id="{a.conversation_id}"' in home.text
-        assert f'data-id="{b.conversation_id}"' not in home.text
+    """The home address only sends on: to the inbox with credentials, to the login page without."""
+    home = await call(a, b, "GET", "/", {303}, follow_redirects=False)
+    assert home.headers["location"] == "/inbox"
+    async with httpx.AsyncClient(base_url=a.tenant.server.url, timeout=30) as fresh:
+        anonymous = await call(a, b, "GET", "/", {303}, client=fresh)
+    assert anonymous.headers["location"] == "/login"
 
 
 async def web_login_form(a: A, b: B) -> None:
@@ -524,7 +545,8 @@ async def web_login_submit(a: A, b: B) -> None:
         token = form.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
         data = {"email": a.tenant.owner_email, "password": PASSWORD, "csrf_token": token}
         await call(a, b, "POST", "/login", {303}, client=fresh, data=data)
-        await call(a, b, "GET", "/", {200}, client=fresh)
+        inbox = await call(a, b, "GET", "/inbox?view=all", {200}, client=fresh)
+    assert f'data-id="{a.conversation_id}"' in inbox.text
 
 
 async def web_logout(a: A, b: B) -> None:
@@ -544,8 +566,8 @@ async def channel_settings_add(a: A, b: B) -> None:
 
 
 async def channel_settings_update(a: A, b: B) -> None:
-    form = {"csrf_token": a.csrf or "none"}  # no is_active: would switch B's channel off
-    await call(a, b, "POST", f"/settings/channels/{b.channel_id}/update", REFUSED, data=form)
+    # No is_active: would switch B's channel off.
+    await on_page(a, b, "POST", f"/settings/channels/{b.channel_id}/update", REFUSED, data=form(a))
 
 
 async def a_visitor(a: A) -> str:
@@ -649,6 +671,507 @@ async def retention_rules(a: A, b: B) -> None:
     assert grid[4][4] == "Champions"
 
 
+# ---- the agents' app: pages, their htmx partials and form posts, and the APIs behind them ----
+
+
+def form(a: A, **fields: Any) -> dict[str, Any]:
+    """A page form's fields with the session's CSRF token (a token client has none to send)."""
+    return {"csrf_token": a.csrf or "none", **fields}
+
+
+async def on_page(
+    a: A,
+    b: B,
+    method: str,
+    url: str,
+    expect: set[int],
+    htmx: bool = False,
+    headers: dict[str, str] | None = None,
+    **kwargs: Any,
+) -> httpx.Response | None:
+    """A page route: a token is no agent with a page, so it is sent to log in (an htmx request by
+    ``HX-Redirect``) and None comes back; a cookie session gets one of ``expect``."""
+    headers = {**(headers or {}), **({"hx-request": "true"} if htmx else {})}
+    if a.mode == "cookie":
+        return await call(a, b, method, url, expect, headers=headers, follow_redirects=False, **kwargs)
+    sent = await call(
+        a, b, method, url, {204 if htmx else 303}, headers=headers, follow_redirects=False, **kwargs
+    )
+    assert sent.headers["hx-redirect" if htmx else "location"].startswith("/login?next="), sent.headers
+    return None
+
+
+async def own(a: A, b: B, url: str) -> Any:
+    """A's state as A's admin token reads it (nothing of B's may be in it either)."""
+    async with a.tenant.client() as admin:
+        return (await call(a, b, "GET", url, {200}, client=admin)).json()
+
+
+async def own_conversations(a: A, b: B) -> list[dict[str, Any]]:
+    return list((await own(a, b, "/api/v1/conversations?limit=200"))["items"])
+
+
+async def own_tags(a: A, b: B) -> list[str]:
+    return list((await own(a, b, f"/api/v1/conversations/{a.conversation_id}"))["conversation"]["tags"])
+
+
+async def their_tags(b: B) -> list[str]:
+    async with b.tenant.client() as theirs:
+        read = await theirs.get(f"/api/v1/conversations/{b.conversation_id}")
+    return list(read.json()["conversation"]["tags"])
+
+
+async def a_macro(a: A, b: B) -> int:
+    """A new macro of A's (a unique name: several probes make one); it names the buyer, so rendering it
+    for B's conversation would show B's marker."""
+    body = {"name": f"Greeting {uuid.uuid4().hex[:8]}", "body": "Hello {{ customer.name }}"}
+    async with a.tenant.client() as admin:
+        made = await call(a, b, "POST", "/api/v1/macros", {201}, client=admin, json=body)
+    return int(made.json()["id"])
+
+
+async def a_agent(a: A, b: B) -> int:
+    """A new agent of A's, for probes that change one (A's owner cannot be changed by A's admin token)."""
+    body = {"email": f"a-{uuid.uuid4().hex[:8]}@example.com", "name": "A's spare agent", "password": PASSWORD}
+    async with a.tenant.client() as admin:
+        made = await call(a, b, "POST", "/api/v1/agents", {201}, client=admin, json=body)
+    return int(made.json()["id"])
+
+
+async def own_agent(a: A, b: B, agent_id: int) -> dict[str, Any]:
+    return next(x for x in await own(a, b, "/api/v1/agents") if x["id"] == agent_id)
+
+
+async def web_inbox(a: A, b: B) -> None:
+    """A's inbox lists A's conversation and none of B's, in every view and search."""
+    views = ["", "view=all", "view=open", "view=unassigned", "view=vip", "view=tag&tag=vip"]
+    views += ["view=channel&channel=api", urlencode({"q": "Buyer"}), urlencode({"q": b.customer_email})]
+    for query in views:
+        inbox = await on_page(a, b, "GET", f"/inbox?{query}", {200})
+        assert inbox is None or f'data-id="{b.conversation_id}"' not in inbox.text, query
+    listed = await on_page(a, b, "GET", "/inbox?view=all", {200})
+    assert listed is None or f'data-id="{a.conversation_id}"' in listed.text
+
+
+async def web_inbox_row(a: A, b: B) -> None:
+    """B's conversation is in no view of A's (an empty answer); A's own is."""
+    for query in ("view=all", "view=unassigned", "view=tag&tag=vip"):
+        url = f"/inbox/rows/{b.conversation_id}?{query}"
+        row = await on_page(a, b, "GET", url, {200, 404}, htmx=True)
+        assert row is None or row.status_code == 404 or not row.text.strip(), (query, row.text[:300])
+    mine = await on_page(a, b, "GET", f"/inbox/rows/{a.conversation_id}?view=all", {200}, htmx=True)
+    assert mine is None or f'data-id="{a.conversation_id}"' in mine.text
+
+
+async def web_inbox_counts(a: A, b: B) -> None:
+    """The counters count A's conversations only (B's, tagged "vip", adds to none of them)."""
+    counts = await on_page(a, b, "GET", "/inbox/counts", {200}, htmx=True)
+    if counts is None:
+        return
+    shown = {k: int(n) for k, n in re.findall(r'<a id="([^"]+)".*?data-count="(\d+)"', counts.text, re.S)}
+    mine = await own_conversations(a, b)
+    assert shown["v-open"] == sum(c["status"] == "open" for c in mine), shown
+    assert "tag-vip" not in shown or any("vip" in c["tags"] for c in mine), shown
+
+
+async def web_inbox_bulk(a: A, b: B) -> None:
+    """B's ids, alone or beside A's, change nothing (all or nothing); nor may A assign to B's agent."""
+    for ids in ([b.conversation_id], [a.conversation_id, b.conversation_id]):
+        close = form(a, action="close", ids=ids)
+        await on_page(a, b, "POST", "/inbox/bulk", REFUSED, htmx=True, data=close)
+    assign = form(a, action="assign", assignee=str(b.agent_id), ids=[a.conversation_id])
+    await on_page(a, b, "POST", "/inbox/bulk", REFUSED, htmx=True, data=assign)
+    tag = form(a, action="tag", tag="bulk by A", ids=[a.conversation_id])
+    done = await on_page(a, b, "POST", "/inbox/bulk", {200}, htmx=True, data=tag)
+    mine = (await own(a, b, f"/api/v1/conversations/{a.conversation_id}"))["conversation"]
+    assert mine["status"] != "resolved" and mine["assignee_id"] is None
+    assert done is None or "bulk by A" in mine["tags"]
+
+
+async def bulk_conversations(a: A, b: B) -> None:
+    for ids in ([b.conversation_id], [a.conversation_id, b.conversation_id]):
+        hijack = {"ids": ids, "status": "resolved", "add_tags": ["hijacked"]}
+        await call(a, b, "POST", "/api/v1/conversations/bulk", REFUSED, json=hijack)
+    # Nor may A hand its own conversation to B's agent.
+    to_b = {"ids": [a.conversation_id], "assignee_id": b.agent_id}
+    await call(a, b, "POST", "/api/v1/conversations/bulk", {404, 422}, json=to_b)
+    tag = {"ids": [a.conversation_id], "add_tags": ["bulk"]}
+    done = (await call(a, b, "POST", "/api/v1/conversations/bulk", {200}, json=tag)).json()
+    assert [(c["id"], c["assignee_id"]) for c in done["items"]] == [(a.conversation_id, None)]
+
+
+async def web_conversation(a: A, b: B) -> None:
+    await on_page(a, b, "GET", f"/conversations/{b.conversation_id}", REFUSED)
+    mine = await on_page(a, b, "GET", f"/conversations/{a.conversation_id}", {200})
+    assert mine is None or "own question" in mine.text
+
+
+async def web_thread(a: A, b: B) -> None:
+    await on_page(a, b, "GET", f"/conversations/{b.conversation_id}/thread", REFUSED, htmx=True)
+    mine = await on_page(a, b, "GET", f"/conversations/{a.conversation_id}/thread", {200}, htmx=True)
+    assert mine is None or "own question" in mine.text
+
+
+async def web_actions(a: A, b: B) -> None:
+    await on_page(a, b, "GET", f"/conversations/{b.conversation_id}/actions", REFUSED, htmx=True)
+    mine = await on_page(a, b, "GET", f"/conversations/{a.conversation_id}/actions", {200}, htmx=True)
+    assert mine is None or f"/conversations/{a.conversation_id}/actions" in mine.text
+
+
+async def web_change(a: A, b: B) -> None:
+    hijack = form(a, status="resolved", priority="urgent", tags="hijacked", assignee="")
+    url = f"/conversations/{b.conversation_id}/actions"
+    await on_page(a, b, "POST", url, REFUSED, htmx=True, data=hijack)
+    # Nor may A hand its own conversation to B's agent.
+    url = f"/conversations/{a.conversation_id}/actions"
+    await on_page(a, b, "POST", url, REFUSED, htmx=True, data=form(a, assignee=str(b.agent_id)))
+    done = await on_page(a, b, "POST", url, {200}, htmx=True, data=form(a, priority="urgent"))
+    mine = (await own(a, b, f"/api/v1/conversations/{a.conversation_id}"))["conversation"]
+    assert mine["assignee_id"] is None
+    assert done is None or mine["priority"] == "urgent"
+
+
+async def web_macro_search(a: A, b: B) -> None:
+    await on_page(a, b, "GET", f"/conversations/{b.conversation_id}/macros", REFUSED, htmx=True)
+    macro = await a_macro(a, b)
+    url = f"/conversations/{a.conversation_id}/macros"
+    found = await on_page(a, b, "GET", url, {200}, htmx=True)
+    assert found is None or f'data-macro-id="{macro}"' in found.text
+    for q in ("Macro", "customer"):  # in B's macro's name and body (a query is shown: not the marker)
+        found = await on_page(a, b, "GET", url, {200}, htmx=True, params={"q": q})
+        assert found is None or f'data-macro-id="{b.macro_id}"' not in found.text
+
+
+async def web_use_macro(a: A, b: B) -> None:
+    """Neither B's macro on A's conversation, nor A's macro on B's (its tags, its count, B's buyer)."""
+    mine = await a_macro(a, b)
+    for conversation, macro in (
+        (b.conversation_id, b.macro_id),
+        (a.conversation_id, b.macro_id),
+        (b.conversation_id, mine),
+    ):
+        url = f"/conversations/{conversation}/macros/{macro}"
+        await on_page(a, b, "POST", url, REFUSED, data=form(a))
+    url = f"/conversations/{a.conversation_id}/macros/{mine}"
+    used = await on_page(a, b, "POST", url, {200}, data=form(a))
+    assert used is None or used.json()["text"].startswith("Hello")
+
+
+async def web_reply(a: A, b: B) -> None:
+    for kind in ("reply", "note"):
+        text = form(a, text="A writes to B", kind=kind)
+        url = f"/conversations/{b.conversation_id}/messages"
+        await on_page(a, b, "POST", url, REFUSED, htmx=True, data=text)
+    url = f"/conversations/{a.conversation_id}/messages"
+    sent = await on_page(a, b, "POST", url, {200}, htmx=True, data=form(a, text="A's page note", kind="note"))
+    assert sent is None or sent.headers["hx-trigger"] == "thread-changed"
+
+
+async def web_conversation_sidebar(a: A, b: B) -> None:
+    await on_page(a, b, "GET", f"/conversations/{b.conversation_id}/sidebar", REFUSED, htmx=True)
+    url = f"/conversations/{a.conversation_id}/sidebar"
+    mine = await on_page(a, b, "GET", url, {200}, htmx=True)
+    assert mine is None or f"/customers/{a.customer_id}/notes" in mine.text
+
+
+async def web_customer_sidebar(a: A, b: B) -> None:
+    await on_page(a, b, "GET", f"/customers/{b.customer_id}/sidebar", REFUSED, htmx=True)
+    mine = await on_page(a, b, "GET", f"/customers/{a.customer_id}/sidebar", {200}, htmx=True)
+    assert mine is None or f"/customers/{a.customer_id}/notes" in mine.text
+
+
+async def web_customer_tag(a: A, b: B) -> None:
+    url = f"/customers/{b.customer_id}/tags"
+    await on_page(a, b, "POST", url, REFUSED, htmx=True, data=form(a, tag="planted by A"))
+    url = f"/customers/{a.customer_id}/tags"
+    added = await on_page(a, b, "POST", url, {200}, htmx=True, data=form(a, tag="seen by A"))
+    tags = (await own(a, b, f"/api/v1/customers/{a.customer_id}/tags"))["tags"]
+    assert ("seen by A" in tags) == (added is not None)
+
+
+async def web_customer_untag(a: A, b: B) -> None:
+    url = f"/customers/{b.customer_id}/tags/remove"
+    await on_page(a, b, "POST", url, REFUSED, htmx=True, data=form(a, tag=b.customer_tag))
+    async with a.tenant.client() as admin:
+        body = {"tags": ["drop me"]}
+        await call(a, b, "PUT", f"/api/v1/customers/{a.customer_id}/tags", {200}, client=admin, json=body)
+    url = f"/customers/{a.customer_id}/tags/remove"
+    removed = await on_page(a, b, "POST", url, {200}, htmx=True, data=form(a, tag="drop me"))
+    tags = (await own(a, b, f"/api/v1/customers/{a.customer_id}/tags"))["tags"]
+    assert tags == ([] if removed is not None else ["drop me"])
+
+
+async def web_customer_notes(a: A, b: B) -> None:
+    url = f"/customers/{b.customer_id}/notes"
+    await on_page(a, b, "POST", url, REFUSED, htmx=True, data=form(a, notes="overwritten by A"))
+    url = f"/customers/{a.customer_id}/notes"
+    saved = await on_page(a, b, "POST", url, {200}, htmx=True, data=form(a, notes="A's page notes"))
+    notes = (await own(a, b, f"/api/v1/customers/{a.customer_id}"))["customer"]["notes"]
+    assert saved is None or notes == "A's page notes"
+
+
+async def read_customer_tags(a: A, b: B) -> None:
+    await call(a, b, "GET", f"/api/v1/customers/{b.customer_id}/tags", REFUSED)
+    await call(a, b, "GET", f"/api/v1/customers/{a.customer_id}/tags", {200})
+
+
+async def replace_customer_tags(a: A, b: B) -> None:
+    await call(a, b, "PUT", f"/api/v1/customers/{b.customer_id}/tags", REFUSED, json={"tags": []})
+    url = f"/api/v1/customers/{a.customer_id}/tags"
+    assert (await call(a, b, "PUT", url, {200}, json={"tags": ["A's tag"]})).json() == {"tags": ["A's tag"]}
+
+
+async def patch_customer(a: A, b: B) -> None:
+    await call(a, b, "PATCH", f"/api/v1/customers/{b.customer_id}", REFUSED, json={"notes": None})
+    url = f"/api/v1/customers/{a.customer_id}"
+    mine = (await call(a, b, "PATCH", url, {200}, json={"notes": "A's notes"})).json()
+    assert (mine["id"], mine["notes"]) == (a.customer_id, "A's notes")
+
+
+async def list_macros(a: A, b: B) -> None:
+    mine = await a_macro(a, b)
+    for query in ("", f"?q={b.marker}", "?q=Hello", "?language=en"):
+        found = {m["id"] for m in (await call(a, b, "GET", f"/api/v1/macros{query}", {200})).json()}
+        assert b.macro_id not in found and (mine in found or "bsecret" in query), query
+
+
+async def create_macro(a: A, b: B) -> None:
+    body = {"name": f"Made by A {a.mode}", "body": "Hello", "add_tags": ["vip"]}
+    made = (await call(a, b, "POST", "/api/v1/macros", {201}, json=body)).json()
+    assert made["id"] != b.macro_id and made["usage_count"] == 0
+
+
+async def patch_macro(a: A, b: B) -> None:
+    hijack = {"body": "hijacked", "add_tags": ["hijacked"], "set_status": "resolved"}
+    await call(a, b, "PATCH", f"/api/v1/macros/{b.macro_id}", REFUSED, json=hijack)
+    url = f"/api/v1/macros/{await a_macro(a, b)}"
+    assert (await call(a, b, "PATCH", url, {200}, json={"body": "Changed"})).json()["body"] == "Changed"
+
+
+async def delete_macro(a: A, b: B) -> None:
+    await call(a, b, "DELETE", f"/api/v1/macros/{b.macro_id}", REFUSED)
+    await call(a, b, "DELETE", f"/api/v1/macros/{await a_macro(a, b)}", {204})
+
+
+async def render_macro(a: A, b: B) -> None:
+    mine = await a_macro(a, b)
+    for macro, conversation in (
+        (b.macro_id, b.conversation_id),
+        (b.macro_id, a.conversation_id),
+        (mine, b.conversation_id),
+    ):
+        body = {"conversation_id": conversation}
+        await call(a, b, "POST", f"/api/v1/macros/{macro}/render", REFUSED, json=body)
+    body = {"conversation_id": a.conversation_id}
+    rendered = await call(a, b, "POST", f"/api/v1/macros/{mine}/render", {200}, json=body)
+    assert rendered.json()["text"].startswith("Hello")
+
+
+async def web_macros(a: A, b: B) -> None:
+    """Settings → Macros lists A's macros; asked to edit B's, it shows an empty form."""
+    await on_page(a, b, "GET", "/settings/macros", {200})
+    await on_page(a, b, "GET", f"/settings/macros?edit={b.macro_id}", {200})
+    mine = await a_macro(a, b)
+    editing = await on_page(a, b, "GET", f"/settings/macros?edit={mine}", {200})
+    assert editing is None or f'action="/settings/macros/{mine}"' in editing.text
+
+
+async def web_macro_create(a: A, b: B) -> None:
+    name = f"Page macro {a.mode}"
+    made = await on_page(a, b, "POST", "/settings/macros", {303}, data=form(a, name=name, body="Hi"))
+    names = {m["name"] for m in await own(a, b, "/api/v1/macros")}
+    assert (name in names) == (made is not None)
+
+
+async def web_macro_update(a: A, b: B) -> None:
+    hijack = form(a, name="hijacked", body="hijacked", add_tags="hijacked", set_status="resolved")
+    await on_page(a, b, "POST", f"/settings/macros/{b.macro_id}", REFUSED, data=hijack)
+    mine = await a_macro(a, b)
+    changed = form(a, name=f"Renamed {mine}", body="Changed")
+    done = await on_page(a, b, "POST", f"/settings/macros/{mine}", {303}, data=changed)
+    names = {m["name"] for m in await own(a, b, "/api/v1/macros")}
+    assert (f"Renamed {mine}" in names) == (done is not None)
+
+
+async def web_macro_delete(a: A, b: B) -> None:
+    await on_page(a, b, "POST", f"/settings/macros/{b.macro_id}/delete", REFUSED, data=form(a))
+    mine = await a_macro(a, b)
+    done = await on_page(a, b, "POST", f"/settings/macros/{mine}/delete", {303}, data=form(a))
+    ids = {m["id"] for m in await own(a, b, "/api/v1/macros")}
+    assert (mine in ids) == (done is None)
+
+
+async def web_team(a: A, b: B) -> None:
+    team = await on_page(a, b, "GET", "/settings/team", {200})
+    assert team is None or a.tenant.owner_email in team.text
+
+
+async def web_team_add(a: A, b: B) -> None:
+    email = f"page-{uuid.uuid4().hex[:8]}@example.com"
+    fields = form(a, name="Page agent", email=email, password=PASSWORD, role="agent", timezone="UTC")
+    added = await on_page(a, b, "POST", "/settings/team", {303}, data=fields)
+    emails = {x["email"] for x in await own(a, b, "/api/v1/agents")}
+    assert (email in emails) == (added is not None)
+
+
+async def web_team_agent(a: A, b: B) -> None:
+    await on_page(a, b, "GET", f"/settings/team/{b.agent_id}", REFUSED)
+    mine = await on_page(a, b, "GET", f"/settings/team/{a.tenant.owner_id}", {200})
+    assert mine is None or a.tenant.owner_email in mine.text
+
+
+async def web_team_edit(a: A, b: B) -> None:
+    off = form(a, role="agent", timezone="UTC", availability="offline")  # no is_active: switched off
+    await on_page(a, b, "POST", f"/settings/team/{b.agent_id}", REFUSED, data=off)
+    spare = await a_agent(a, b)
+    done = await on_page(a, b, "POST", f"/settings/team/{spare}", {303}, data=off)
+    assert (await own_agent(a, b, spare))["is_active"] == (done is None)
+
+
+async def web_hours(a: A, b: B) -> None:
+    await on_page(a, b, "GET", "/settings/hours", {200})
+
+
+async def web_hours_save(a: A, b: B) -> None:
+    """A's hours and SLA are A's (``snapshot`` compares B's workspace)."""
+    zone = (await own(a, b, "/api/v1/workspace"))["timezone"]
+    fields = form(a, timezone=zone, sla_first_response_minutes="30", sla_next_response_minutes="45")
+    saved = await on_page(a, b, "POST", "/settings/hours", {303}, data={**fields, "day-mon": "09:00-17:00"})
+    workspace = await own(a, b, "/api/v1/workspace")
+    assert (workspace["business_hours"].get("mon") == [["09:00", "17:00"]]) == (saved is not None)
+
+
+async def web_assignment(a: A, b: B) -> None:
+    await on_page(a, b, "GET", "/settings/assignment", {200})
+
+
+async def web_auto_assign(a: A, b: B) -> None:
+    # Switched on, then off again: later probes expect A's new conversations unassigned.
+    for fields, on in ((form(a, auto_assign="on"), True), (form(a), False)):
+        done = await on_page(a, b, "POST", "/settings/assignment", {303}, data=fields)
+        assert done is None or (await own(a, b, "/api/v1/workspace"))["auto_assign"] is on
+
+
+async def web_shifts(a: A, b: B) -> None:
+    fields = form(a, languages="fr", **{"shift-mon": "08:00-12:00"})
+    await on_page(a, b, "POST", f"/settings/assignment/{b.agent_id}", REFUSED, data=fields)
+    done = await on_page(a, b, "POST", f"/settings/assignment/{a.tenant.owner_id}", {303}, data=fields)
+    owner = await own_agent(a, b, a.tenant.owner_id)
+    assert (owner["languages"] == ["fr"]) == (done is not None)
+
+
+async def web_tags(a: A, b: B) -> None:
+    """Settings → Tags lists A's conversation tags only (B's "vip" is not among them)."""
+    page = await on_page(a, b, "GET", "/settings/tags", {200})
+    if page is not None:
+        shown = {html.unescape(t) for t in re.findall(r'<tr data-tag="([^"]*)"', page.text)}
+        assert shown == {t for c in await own_conversations(a, b) for t in c["tags"]}
+
+
+async def web_tag_rename(a: A, b: B) -> None:
+    """Renaming "vip" renames A's, not B's."""
+    async with a.tenant.client() as admin:
+        url = f"/api/v1/conversations/{a.conversation_id}"
+        await call(a, b, "PATCH", url, {200}, client=admin, json={"tags": ["vip"]})
+    done = await on_page(a, b, "POST", "/settings/tags/rename", {303}, data=form(a, tag="vip", new="A's vip"))
+    assert await own_tags(a, b) == (["A's vip"] if done is not None else ["vip"])
+    assert "vip" in await their_tags(b)
+
+
+async def web_tag_delete(a: A, b: B) -> None:
+    """Deleting "vip" deletes A's, not B's."""
+    async with a.tenant.client() as admin:
+        url = f"/api/v1/conversations/{a.conversation_id}"
+        await call(a, b, "PATCH", url, {200}, client=admin, json={"tags": ["vip"]})
+    done = await on_page(a, b, "POST", "/settings/tags/delete", {303}, data=form(a, tag="vip"))
+    assert await own_tags(a, b) == ([] if done is not None else ["vip"])
+    assert "vip" in await their_tags(b)
+
+
+async def web_tokens(a: A, b: B) -> None:
+    tokens = await on_page(a, b, "GET", "/settings/tokens", {200})
+    assert tokens is None or f'data-token="{a.spare_token_id}"' in tokens.text
+
+
+async def web_token_create(a: A, b: B) -> None:
+    made = await on_page(
+        a, b, "POST", "/settings/tokens", {201}, data=form(a, name="page token", role="agent")
+    )
+    if made is None:
+        return
+    token = re.search(r'<code class="secret">([^<]+)</code>', made.text)
+    assert token, made.text[:300]
+    async with httpx.AsyncClient(base_url=a.tenant.server.url, timeout=30) as fresh:
+        headers = {"authorization": f"Bearer {token.group(1)}"}
+        me = await call(a, b, "GET", "/api/v1/me", {200}, client=fresh, headers=headers)
+    assert me.json()["workspace_id"] == a.tenant.workspace_id
+
+
+async def web_token_revoke(a: A, b: B) -> None:
+    for token_id in b.token_ids:
+        await on_page(a, b, "POST", f"/settings/tokens/{token_id}/revoke", REFUSED, data=form(a))
+    async with a.tenant.client() as admin:
+        made = await call(a, b, "POST", "/api/v1/tokens", {201}, client=admin, json={"name": "to revoke"})
+    spare = made.json()["id"]
+    done = await on_page(a, b, "POST", f"/settings/tokens/{spare}/revoke", {303}, data=form(a))
+    revoked = {t["id"]: t["revoked_at"] for t in await own(a, b, "/api/v1/tokens")}[spare]
+    assert (revoked is not None) == (done is not None)
+
+
+async def patch_agent(a: A, b: B) -> None:
+    hijack = {"is_active": False, "role": "admin", "languages": ["xx"]}
+    await call(a, b, "PATCH", f"/api/v1/agents/{b.agent_id}", REFUSED, json=hijack)
+    spare = await a_agent(a, b)
+    changed = await call(a, b, "PATCH", f"/api/v1/agents/{spare}", {200}, json={"availability": "away"})
+    assert (changed.json()["workspace_id"], changed.json()["availability"]) == (a.tenant.workspace_id, "away")
+
+
+async def viewing(a: A, b: B) -> None:
+    await write_conversation(a, b, "viewing", {"viewing": True}, 202)
+
+
+async def web_preferences(a: A, b: B) -> None:
+    """A's language and zone change for A alone; then they are put back for the probes after this one."""
+    before = (await call(a, b, "GET", "/api/v1/me", {200})).json()["agent"]
+    back = {"referer": f"{a.tenant.server.url}/inbox?view=all"}
+    chinese = form(a, language="zh-CN", timezone="Asia/Shanghai")
+    changed = await on_page(a, b, "POST", "/me/preferences", {303}, headers=back, data=chinese)
+    if changed is None:
+        return
+    assert changed.headers["location"] == "/inbox?view=all"
+    assert (await call(a, b, "GET", "/api/v1/me", {200})).json()["agent"]["language"] == "zh-CN"
+    undo = form(a, language=before["language"], timezone=before["timezone"])
+    await on_page(a, b, "POST", "/me/preferences", {303}, data=undo)
+    assert (await call(a, b, "GET", "/api/v1/me", {200})).json()["agent"] == before
+
+
+async def read_report(a: A, b: B) -> None:
+    """A's report counts A's conversations and lists A's agents only."""
+    report = (await call(a, b, "GET", "/api/v1/reports", {200}, params={"tz": "UTC"})).json()
+    assert report["totals"]["conversations"] == len(await own_conversations(a, b))
+    agents = await own(a, b, "/api/v1/agents")
+    listed = {r["agent_id"] for r in report["by_agent"]} - {None}
+    assert {x["id"] for x in agents if x["is_active"]} <= listed <= {x["id"] for x in agents}
+    assert b.agent_id not in listed
+
+
+async def export_report(a: A, b: B) -> None:
+    async def table(name: str) -> list[dict[str, str]]:
+        params = {"table": name, "tz": "UTC"}
+        exported = await call(a, b, "GET", "/api/v1/reports.csv", {200}, params=params)
+        return list(csv.DictReader(io.StringIO(exported.text)))
+
+    by_channel = await table("by_channel")
+    assert sum(int(r["conversations"]) for r in by_channel) == len(await own_conversations(a, b))
+    agents = {str(x["id"]) for x in await own(a, b, "/api/v1/agents")}
+    assert {r["agent_id"] for r in await table("by_agent")} - {""} <= agents
+
+
+async def web_reports(a: A, b: B) -> None:
+    """The reports page (its agent table would name B's agent, with B's marker, if B's were counted)."""
+    await on_page(a, b, "GET", "/reports", {200})
+
+
 async def public(a: A, b: B, url: str) -> None:
     await call(a, b, "GET", url, {200})
 
@@ -726,6 +1249,56 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("PUT", "/api/v1/retention/rules"): retention_rules,
     ("GET", "/api/v1/retention/customers.csv"): retention_export,
     ("GET", "/customers"): web_customers,
+    ("GET", "/inbox"): web_inbox,
+    ("GET", "/inbox/rows/{conversation_id}"): web_inbox_row,
+    ("GET", "/inbox/counts"): web_inbox_counts,
+    ("POST", "/inbox/bulk"): web_inbox_bulk,
+    ("POST", "/api/v1/conversations/bulk"): bulk_conversations,
+    ("GET", "/conversations/{conversation_id}"): web_conversation,
+    ("GET", "/conversations/{conversation_id}/thread"): web_thread,
+    ("GET", "/conversations/{conversation_id}/actions"): web_actions,
+    ("POST", "/conversations/{conversation_id}/actions"): web_change,
+    ("GET", "/conversations/{conversation_id}/macros"): web_macro_search,
+    ("POST", "/conversations/{conversation_id}/macros/{macro_id}"): web_use_macro,
+    ("POST", "/conversations/{conversation_id}/messages"): web_reply,
+    ("GET", "/conversations/{conversation_id}/sidebar"): web_conversation_sidebar,
+    ("GET", "/customers/{customer_id}/sidebar"): web_customer_sidebar,
+    ("POST", "/customers/{customer_id}/tags"): web_customer_tag,
+    ("POST", "/customers/{customer_id}/tags/remove"): web_customer_untag,
+    ("POST", "/customers/{customer_id}/notes"): web_customer_notes,
+    ("GET", "/api/v1/customers/{customer_id}/tags"): read_customer_tags,
+    ("PUT", "/api/v1/customers/{customer_id}/tags"): replace_customer_tags,
+    ("PATCH", "/api/v1/customers/{customer_id}"): patch_customer,
+    ("GET", "/api/v1/macros"): list_macros,
+    ("POST", "/api/v1/macros"): create_macro,
+    ("PATCH", "/api/v1/macros/{macro_id}"): patch_macro,
+    ("DELETE", "/api/v1/macros/{macro_id}"): delete_macro,
+    ("POST", "/api/v1/macros/{macro_id}/render"): render_macro,
+    ("GET", "/settings/macros"): web_macros,
+    ("POST", "/settings/macros"): web_macro_create,
+    ("POST", "/settings/macros/{macro_id}"): web_macro_update,
+    ("POST", "/settings/macros/{macro_id}/delete"): web_macro_delete,
+    ("GET", "/settings/team"): web_team,
+    ("POST", "/settings/team"): web_team_add,
+    ("GET", "/settings/team/{agent_id}"): web_team_agent,
+    ("POST", "/settings/team/{agent_id}"): web_team_edit,
+    ("GET", "/settings/hours"): web_hours,
+    ("POST", "/settings/hours"): web_hours_save,
+    ("GET", "/settings/assignment"): web_assignment,
+    ("POST", "/settings/assignment"): web_auto_assign,
+    ("POST", "/settings/assignment/{agent_id}"): web_shifts,
+    ("GET", "/settings/tags"): web_tags,
+    ("POST", "/settings/tags/rename"): web_tag_rename,
+    ("POST", "/settings/tags/delete"): web_tag_delete,
+    ("GET", "/settings/tokens"): web_tokens,
+    ("POST", "/settings/tokens"): web_token_create,
+    ("POST", "/settings/tokens/{token_id}/revoke"): web_token_revoke,
+    ("PATCH", "/api/v1/agents/{agent_id}"): patch_agent,
+    ("POST", "/api/v1/conversations/{conversation_id}/viewing"): viewing,
+    ("POST", "/me/preferences"): web_preferences,
+    ("GET", "/api/v1/reports"): read_report,
+    ("GET", "/api/v1/reports.csv"): export_report,
+    ("GET", "/reports"): web_reports,
 }
 # These end A's session, so they run after every other probe.
 LAST = [("POST", "/api/v1/auth/logout"), ("POST", "/logout")]

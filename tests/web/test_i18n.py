@@ -54,3 +54,15 @@ def test_times_are_shown_in_the_viewers_zone_and_language() -> None:
         assert i18n.clock_in(None) == ""
     with i18n.viewing(i18n.Viewer("en", "Not/AZone")):
         assert i18n.when("2026-11-25T10:00:00+00:00") == "11/25/26, 10:00\u202fAM"  # UTC, not a crash
+
+
+def test_no_catalog_keeps_a_message_the_sources_no_longer_have() -> None:
+    from babel.messages.pofile import read_po
+
+    used = source_messages()
+    stale = []
+    for po in sorted((WEB / "locale").glob("*/LC_MESSAGES/*.po")):
+        with po.open("rb") as f:
+            ids = [m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f) if m.id]
+        stale += [f"{po.name}: {i!r}" for i in ids if i not in used]
+    assert stale == []
