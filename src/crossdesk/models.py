@@ -1,5 +1,6 @@
 """Imports every domain's tables so that the metadata (and Alembic) sees them all."""
 
+from crossdesk.campaigns.models import Campaign, CampaignRecipient, Unsubscribe
 from crossdesk.channels.models import ChannelAccount, OutboxItem, SyncVersion, WebhookDelivery
 from crossdesk.commerce.models import Order, OrderItem, Product, Shipment
 from crossdesk.conversations.models import Conversation, ConversationTag, Macro, Message
@@ -13,6 +14,8 @@ __all__ = [
     "Agent",
     "ApiToken",
     "Base",
+    "Campaign",
+    "CampaignRecipient",
     "ChannelAccount",
     "Conversation",
     "ConversationTag",
@@ -30,6 +33,7 @@ __all__ = [
     "Product",
     "Shipment",
     "SyncVersion",
+    "Unsubscribe",
     "WebhookDelivery",
     "Workspace",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crossdesk.db import Base, UTCDateTime, WorkspaceOwned, utcnow
@@ -21,6 +21,9 @@ class Customer(WorkspaceOwned, Base):
     language: Mapped[str | None] = mapped_column(String(16))
     timezone: Mapped[str | None] = mapped_column(String(64))
     notes: Mapped[str | None] = mapped_column(Text)
+    # Marketing consent: None unknown (the seller's import or platform did not say), True opted in,
+    # False opted out. Campaigns need True, or the seller's "legitimate interest" setting for past buyers.
+    marketing_consent: Mapped[bool | None] = mapped_column(Boolean)
     # Set when identity resolution found this profile to be the same person as another.
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
