@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crossdesk.conversations.sla import WEEKDAYS, add_business_minutes, parse_hours
+from crossdesk.conversations.sla import WEEKDAYS, add_business_minutes, business_seconds_between, parse_hours
 
 UTC = dt.UTC
 ZONES = ["Europe/Berlin", "America/New_York", "Asia/Shanghai", "Asia/Kolkata", "UTC"]
@@ -102,6 +102,34 @@ def test_due_is_exactly_the_requested_business_minutes_later(
     if minutes:  # the earliest such moment: the last minute before it is a business minute
         schedule = parse_hours(hours)
         assert _is_business(due - MINUTE, schedule, ZoneInfo(timezone))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    start=starts,
+    length=st.integers(0, 4 * 24 * 60),
+    hours=schedules,
+    timezone=st.sampled_from(ZONES),
+)
+def test_business_time_between_two_moments_counts_the_open_minutes(
+    start: dt.datetime, length: int, hours: dict[str, Any], timezone: str
+) -> None:
+    end = start + dt.timedelta(minutes=length)
+    assert business_seconds_between(start, end, hours, timezone) == 60 * business_minutes(
+        start, end, hours, timezone
+    )
+    # The inverse of add_business_minutes: what it adds is what this counts.
+    due = add_business_minutes(start, length % 300, hours, timezone)
+    assert business_seconds_between(start, due, hours, timezone) == 60 * (length % 300)
+
+
+def test_business_time_is_zero_backwards_and_elapsed_time_round_the_clock() -> None:
+    start = dt.datetime(2026, 3, 28, 12, tzinfo=UTC)  # over the Berlin DST change
+    end = start + dt.timedelta(hours=30)
+    assert business_seconds_between(end, start, {"mon": [["09:00", "17:00"]]}, "Europe/Berlin") == 0
+    assert business_seconds_between(start, end, {}, "Europe/Berlin") == 30 * 3600
+    with pytest.raises(ValueError, match="aware"):
+        business_seconds_between(start.replace(tzinfo=None), end, {}, "UTC")
 
 
 @given(

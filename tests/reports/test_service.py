@@ -141,7 +141,8 @@ async def beta_shop(db: Database, tenant: Tenant) -> None:
 
 async def alpha_report(db: Database, tenant: Tenant) -> ReportOut:
     async with db.transaction(tenant.workspace_id, readonly=True) as session:
-        return await service.build_report(session, service.make_period(FIRST, LAST, ZONE), NOW)
+        workspace = await workspaces.get_workspace(session, tenant.workspace_id)
+        return await service.build_report(session, service.make_period(FIRST, LAST, ZONE), NOW, workspace)
 
 
 @pytest.fixture
@@ -155,6 +156,22 @@ def test_the_period_is_the_local_days(report: ReportOut) -> None:
     assert report.period.start == at(27, 23) and report.period.end == at(30, 22)  # CET start, CEST end
 
 
+async def test_first_response_in_business_hours_counts_only_open_time(
+    db: Database, tenant: Tenant, report: ReportOut
+) -> None:
+    # Open Saturday 01:35-02:00 and Monday 09:00-18:00 in Berlin: of the three first responses, 01:30-01:40
+    # CET on Saturday counts 5 min, Sunday's (01:30 CET to 04:30 CEST) none, Monday's 12:00-12:30 all.
+    async with db.transaction(tenant.workspace_id) as session:
+        await workspaces.update_workspace(
+            session,
+            tenant.workspace_id,
+            {"timezone": ZONE, "business_hours": {"sat": [["01:35", "02:00"]], "mon": [["09:00", "18:00"]]}},
+        )
+    business = (await alpha_report(db, tenant)).first_response.business
+    assert (business.count, business.median, business.average) == (3, 300, 700)
+    assert report.first_response.median == 1800  # calendar time is unchanged
+
+
 def test_totals(report: ReportOut) -> None:
     assert report.totals.model_dump() == {"conversations": 5, "inbound": 6, "replies": 4, "resolved": 2}
 
@@ -162,7 +179,8 @@ def test_totals(report: ReportOut) -> None:
 def test_first_response_and_resolution_times(report: ReportOut) -> None:
     # First responses: 600 s, 7,200 s, 1,800 s; two unanswered. Resolutions: 7,200 s and 81,000 s.
     first = report.first_response
-    assert (first.count, first.median, first.average, first.business_hours) == (3, 1800, 3200, False)
+    assert (first.count, first.median, first.average) == (3, 1800, 3200)
+    assert first.business == service.durations([600, 7200, 1800])  # open 24/7: the same
     assert first.p90 == pytest.approx(6120)  # linear interpolation: 1,800 + 0.8 × 5,400
     assert (report.resolution.count, report.resolution.median) == (2, 44100)
     assert report.resolution.p90 == pytest.approx(73620)
@@ -223,7 +241,8 @@ async def test_future_days_have_no_backlog_and_an_empty_workspace_reports_zeros(
 ) -> None:
     async with db.transaction(tenant.workspace_id, readonly=True) as session:
         period = service.make_period(LAST, LAST + dt.timedelta(days=1), ZONE)
-        empty = await service.build_report(session, period, NOW)
+        workspace = await workspaces.get_workspace(session, tenant.workspace_id)
+        empty = await service.build_report(session, period, NOW, workspace)
     assert [r.backlog for r in empty.by_day] == [0, None]
     assert empty.first_response.median is None and empty.sla.attainment is None
     assert [r.name for r in empty.by_agent] == ["Owner"]

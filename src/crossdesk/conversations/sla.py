@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,9 +16,12 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_DAYS_AHEAD = 366
 
 
-def parse_hours(hours: dict[str, Any]) -> dict[int, list[tuple[dt.time, dt.time]]]:
+Schedule = dict[int, list[tuple[dt.time, dt.time]]]  # weekday (0 = Monday) -> its intervals, in order
+
+
+def parse_hours(hours: dict[str, Any]) -> Schedule:
     """``{"mon": [["09:00", "18:00"]], ...}`` → ``{0: [(09:00, 18:00)], ...}``; validates every interval."""
-    parsed: dict[int, list[tuple[dt.time, dt.time]]] = {}
+    parsed: Schedule = {}
     for day, intervals in hours.items():
         if day not in WEEKDAYS:
             raise ValueError(f"unknown weekday {day!r}; use {', '.join(WEEKDAYS)}")
@@ -35,6 +39,19 @@ def parse_hours(hours: dict[str, Any]) -> dict[int, list[tuple[dt.time, dt.time]
     return parsed
 
 
+def _open_spans(
+    start: dt.datetime, schedule: Schedule, zone: ZoneInfo
+) -> Iterator[tuple[dt.datetime, dt.datetime]]:
+    """The business hours (UTC, in order) from the local day of ``start`` on, for a year at most."""
+    day = start.astimezone(zone).date()
+    for _ in range(MAX_DAYS_AHEAD):
+        for t0, t1 in schedule.get(day.weekday(), []):
+            open_at = dt.datetime.combine(day, t0, zone).astimezone(dt.UTC)
+            end_day = day + dt.timedelta(days=1) if t1 == dt.time(0) else day
+            yield open_at, dt.datetime.combine(end_day, t1, zone).astimezone(dt.UTC)
+        day += dt.timedelta(days=1)
+
+
 def add_business_minutes(
     start: dt.datetime, minutes: int, hours: dict[str, Any], timezone: str
 ) -> dt.datetime:
@@ -46,18 +63,31 @@ def add_business_minutes(
     remaining = dt.timedelta(minutes=minutes)
     if not any(schedule.values()):
         return start + remaining
-    zone = ZoneInfo(timezone)
-    day = start.astimezone(zone).date()
-    for _ in range(MAX_DAYS_AHEAD):
-        for t0, t1 in schedule.get(day.weekday(), []):
-            open_at = dt.datetime.combine(day, t0, zone).astimezone(dt.UTC)
-            end_day = day + dt.timedelta(days=1) if t1 == dt.time(0) else day
-            close_at = dt.datetime.combine(end_day, t1, zone).astimezone(dt.UTC)
-            segment_start = max(open_at, start)
-            if segment_start >= close_at:
-                continue
-            if segment_start + remaining <= close_at:
-                return segment_start + remaining
-            remaining -= close_at - segment_start
-        day += dt.timedelta(days=1)
+    for open_at, close_at in _open_spans(start, schedule, ZoneInfo(timezone)):
+        segment_start = max(open_at, start)
+        if segment_start >= close_at:
+            continue
+        if segment_start + remaining <= close_at:
+            return segment_start + remaining
+        remaining -= close_at - segment_start
     raise ValueError("business hours leave no time within a year")
+
+
+def business_seconds_between(
+    start: dt.datetime, end: dt.datetime, hours: dict[str, Any], timezone: str
+) -> float:
+    """How much of [start, end) falls in business hours, in seconds (all of it when no hours are set);
+    a wait of more than a year counts its first year."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("times must be timezone-aware")
+    if end <= start:
+        return 0.0
+    schedule = parse_hours(hours)
+    if not any(schedule.values()):
+        return (end - start).total_seconds()
+    total = dt.timedelta()
+    for open_at, close_at in _open_spans(start, schedule, ZoneInfo(timezone)):
+        if open_at >= end:
+            break
+        total += max(dt.timedelta(), min(close_at, end) - max(open_at, start))
+    return total.total_seconds()

@@ -38,15 +38,15 @@ async def report_for(
     """The caller's workspace report; 422 with the reason for a period or zone that is not valid."""
     now = utcnow()
     async with db.transaction(principal.workspace_id, readonly=True) as session:
+        workspace = await workspaces.get_workspace(session, principal.workspace_id)
         if tz is None:
             agent = await workspaces.get_agent(session, principal.agent_id) if principal.agent_id else None
-            workspace = await workspaces.get_workspace(session, principal.workspace_id)
             tz = agent.timezone if agent is not None else workspace.timezone
         try:
             period = service.requested_period(first, last, tz, now)
         except ValueError as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-        return await service.build_report(session, period, now)
+        return await service.build_report(session, period, now, workspace)
 
 
 @router.get("/reports", response_model=ReportOut)

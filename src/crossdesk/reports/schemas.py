@@ -32,9 +32,10 @@ class DurationStats(BaseModel):
 
 
 class FirstResponse(DurationStats):
-    business_hours: bool = Field(
-        False, description="Always false: times are calendar time, business hours are not subtracted."
-    )
+    """Calendar time from the conversation's start to its first reply, and (``business``) the part of it
+    inside the workspace's business hours, which is what the SLA targets count."""
+
+    business: DurationStats
 
 
 class SlaOut(BaseModel):

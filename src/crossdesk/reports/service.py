@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from crossdesk.conversations.models import Conversation, Message
+from crossdesk.conversations.sla import business_seconds_between
 from crossdesk.reports.schemas import (
     AgentRow,
     ChannelRow,
@@ -42,7 +43,7 @@ from crossdesk.reports.schemas import (
     Volume,
 )
 from crossdesk.workspaces import service as workspaces
-from crossdesk.workspaces.models import Agent
+from crossdesk.workspaces.models import Agent, Workspace
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 7
@@ -108,6 +109,15 @@ def durations(seconds: list[float]) -> DurationStats:
 
 def _elapsed(later: dt.datetime, earlier: dt.datetime) -> float:
     return (later - earlier).total_seconds()
+
+
+def _first_response(answered: list[Record], workspace: Workspace) -> FirstResponse:
+    hours, zone = workspace.business_hours or {}, workspace.timezone
+    calendar = durations([_elapsed(c.first_response_at, c.created_at) for c in answered])
+    business = durations(
+        [business_seconds_between(c.created_at, c.first_response_at, hours, zone) for c in answered]
+    )
+    return FirstResponse(**calendar.model_dump(), business=business)
 
 
 async def _conversations(session: AsyncSession, p: Period) -> list[Record]:
@@ -253,8 +263,8 @@ def _agents(
     return sorted(rows, key=lambda r: (r.agent_id is None, -r.replies, -r.resolved, r.name or ""))
 
 
-async def build_report(session: AsyncSession, p: Period, now: dt.datetime) -> ReportOut:
-    """The report of period ``p`` as of ``now``, from a workspace-scoped session."""
+async def build_report(session: AsyncSession, p: Period, now: dt.datetime, workspace: Workspace) -> ReportOut:
+    """The report of period ``p`` as of ``now``, from a session scoped to ``workspace``."""
     conversations = await _conversations(session, p)
     messages = await _messages(session, p)
     backlog_now = await _backlog_now(session)
@@ -293,11 +303,7 @@ async def build_report(session: AsyncSession, p: Period, now: dt.datetime) -> Re
         totals=Totals(
             conversations=len(created), inbound=len(inbound), replies=len(replies), resolved=len(resolved)
         ),
-        first_response=FirstResponse(
-            **durations(
-                [_elapsed(c.first_response_at, c.created_at) for c in created if c.first_response_at]
-            ).model_dump()
-        ),
+        first_response=_first_response([c for c in created if c.first_response_at], workspace),
         resolution=durations([_elapsed(c.resolved_at, c.created_at) for c in resolved]),
         sla=_sla(created, now),
         backlog_now=backlog_now,

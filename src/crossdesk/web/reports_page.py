@@ -132,7 +132,7 @@ async def reports_page(
         report = None
         if period is not None:
             async with db.transaction(page.principal.workspace_id, readonly=True) as session:
-                report = await service.build_report(session, period, now)
+                report = await service.build_report(session, period, now, page.workspace)
         context: dict[str, Any] = {
             "nav": "reports",
             "report": report,
