@@ -277,15 +277,13 @@ def gamma_gamma_nll(log_params: Array, data: GgData) -> Gradient:
 
 def fit_bgnbd(frequency: Array, recency: Array, T: Array, *, shards: int = 1, map: Mapper = map) -> BetaGeo:
     """Maximum-likelihood BG/NBD on every customer (one-purchase customers included)."""
-    x, t_x, T = (np.asarray(v, dtype=np.float64) for v in (frequency, recency, T))
-    _check(len(x) > 0 and bool(np.all((x >= 0) & (t_x >= 0) & (t_x <= T))), "BG/NBD")
+    x, t_x, T = bgnbd_input(frequency, recency, T)
+    _check(len(x) > 0, "BG/NBD")
     parts = [
         BgData.of(*chunk) for chunk in zip(*(np.array_split(v, shards) for v in (x, t_x, T)), strict=True)
     ]
-    # Start: r = 1 and alpha from the mean purchase rate (kept finite and positive for any data), a = b = 1.
-    rate = (float(x.sum()) + 1) / (float(T.sum()) + 1)
-    start = np.log([1.0, 1.0 / rate, 1.0, 1.0])
-    (r, alpha, a, b), info = _fit(bgnbd_nll, parts, start, map)
+    start = bgnbd_start(float(x.sum()), float(T.sum()))
+    (r, alpha, a, b), info = _fit(bgnbd_nll, parts, start, map, len(x))
     return BetaGeo(r, alpha, a, b, info)
 
 
@@ -293,17 +291,43 @@ def fit_gamma_gamma(
     frequency: Array, monetary_value: Array, *, shards: int = 1, map: Mapper = map
 ) -> GammaGamma:
     """Maximum-likelihood Gamma-Gamma on the customers with repeat purchases of positive mean value."""
-    x, m = (np.asarray(v, dtype=np.float64) for v in (frequency, monetary_value))
-    keep = (x > 0) & (m > 0)
-    x, m = x[keep], m[keep]
-    _check(len(x) > 0, "Gamma-Gamma (it needs customers with repeat purchases)")
+    x, m = gamma_gamma_input(frequency, monetary_value)
+    _check(len(x) > 0, GG_NEEDS)
     parts = [
         GgData.of(*chunk) for chunk in zip(np.array_split(x, shards), np.array_split(m, shards), strict=True)
     ]
-    # Start: p = 1, q = 2, gamma = mean m, so that the model's mean value p gamma / (q - 1) is the data's.
-    start = np.log([1.0, 2.0, float(m.mean())])
-    (p, q, gamma), info = _fit(gamma_gamma_nll, parts, start, map)
+    (p, q, gamma), info = _fit(gamma_gamma_nll, parts, gamma_gamma_start(float(m.mean())), map, len(x))
     return GammaGamma(p, q, gamma, info)
+
+
+# The pieces of a fit that a distributed run (``retention.distributed``) shares with the local one.
+GG_NEEDS = "Gamma-Gamma (it needs customers with repeat purchases)"
+
+
+def bgnbd_input(frequency: Array, recency: Array, T: Array) -> tuple[Array, Array, Array]:
+    """BG/NBD's input as floats, checked: every customer, one-purchase customers included."""
+    x, t_x, T = (np.asarray(v, dtype=np.float64) for v in (frequency, recency, T))
+    _check(bool(np.all((x >= 0) & (t_x >= 0) & (t_x <= T))), "BG/NBD")
+    return x, t_x, T
+
+
+def gamma_gamma_input(frequency: Array, monetary_value: Array) -> tuple[Array, Array]:
+    """Gamma-Gamma's input as floats: the customers with repeat purchases of positive mean value."""
+    x, m = (np.asarray(v, dtype=np.float64) for v in (frequency, monetary_value))
+    keep = (x > 0) & (m > 0)
+    return x[keep], m[keep]
+
+
+def bgnbd_start(purchases: float, age: float) -> Array:
+    """r = 1 and alpha from the mean purchase rate (kept finite and positive for any data), a = b = 1;
+    ``purchases`` is the customers' summed frequency, ``age`` their summed T."""
+    rate = (purchases + 1) / (age + 1)
+    return np.log([1.0, 1.0 / rate, 1.0, 1.0])
+
+
+def gamma_gamma_start(mean_value: float) -> Array:
+    """p = 1, q = 2, gamma = the mean m, so that the model's mean value p gamma / (q - 1) is the data's."""
+    return np.log([1.0, 2.0, mean_value])
 
 
 def _check(ok: bool, model: str) -> None:
@@ -312,9 +336,10 @@ def _check(ok: bool, model: str) -> None:
 
 
 def _fit(
-    nll: Callable[[Array, Any], Gradient], parts: Sequence[Any], start: Array, map: Mapper
+    nll: Callable[[Array, Any], Gradient], parts: Sequence[Any], start: Array, map: Mapper, n: int
 ) -> tuple[tuple[float, ...], FitInfo]:
-    n = sum(int(part.counts.weights.sum()) for part in parts)
+    """Minimise ``nll`` summed over ``parts`` (of ``n`` customers in all; the parts may be handles of data
+    held elsewhere, which only ``map`` opens)."""
 
     def total(log_params: Array) -> Gradient:
         value, grad = 0.0, np.zeros_like(log_params)
