@@ -132,10 +132,8 @@ async def test_ingest_assigns_new_conversations_and_the_event_shows_it(db: Datab
         assert (await session.get_one(Conversation, off.conversation_id)).assignee_id is None
 
 
-@pytest.mark.postgres
+@pytest.mark.postgres_only
 async def test_two_ingests_at_once_pick_different_agents(db: Database, tenant: Tenant) -> None:
-    if db.is_sqlite:
-        pytest.skip("SQLite has one writer; the race is PostgreSQL's")
     await setup(db, tenant)
     first, second = await add(db, tenant, "First"), await add(db, tenant, "Second")
     held = Conversation(language="de")
