@@ -14,6 +14,10 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from crossdesk import __version__
+from crossdesk.campaigns.routes import public_router as unsubscribe_router
+from crossdesk.campaigns.routes import router as campaigns_router
+from crossdesk.campaigns.sending import LEASE as CAMPAIGNS_LEASE
+from crossdesk.campaigns.sending import CampaignSender
 from crossdesk.channels import service as channels
 from crossdesk.channels.adapter import Account, Context, Receipt
 from crossdesk.channels.outbox import OutboxWorker
@@ -122,10 +126,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db.publish = publish
         app.state.db, app.state.bus, app.state.hub, app.state.settings = db, bus, hub, settings
         sender = asyncio.create_task(worker.run())
-        # SQLite has one writer per process anyway; PostgreSQL takes a few batches at once.
-        app.state.ingestor = Ingestor(db, runners=1 if db.is_sqlite else 4)
-        app.state.channels = channels.Directory(db)
         app.state.segments = SegmentCache()
+        # SQLite has one writer per process anyway; PostgreSQL takes a few batches at once.
+        app.state.ingestor = Ingestor(db, runners=1 if db.is_sqlite else 4, segments=app.state.segments)
+        app.state.channels = channels.Directory(db)
         app.state.recommendations = RecommendationCache()
         context = _channel_context(db, settings, app.state.ingestor)
         app.state.channel_context = context
@@ -135,6 +139,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for a in ADAPTERS.values()
             for s in a.services(context)
         ]
+        campaign_sender = CampaignSender(db, settings, app.state.recommendations)
+        services.append(asyncio.create_task(leases.run_while_held(db, CAMPAIGNS_LEASE, campaign_sender.run)))
         # Keep far more than a reconnecting client may replay, for audit and the HTTP event feed.
         pruner = asyncio.create_task(_prune_forever(db, settings.event_retention * 20))
         try:
@@ -165,6 +171,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         commerce_router,
         retention_router,
         reports_router,
+        campaigns_router,
+        unsubscribe_router,
         web_router,
         *(
             m.router

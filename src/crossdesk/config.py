@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     email_inbound_domain: str | None = Field(
         None, description="Mail to <channel public id>@<this domain> reaches that e-mail channel."
     )
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="The address buyers reach this server at, for links in messages (e.g. unsubscribe).",
+    )
     log_level: str = Field("INFO")
 
     @classmethod

@@ -12,7 +12,9 @@ from crossdesk.conversations.ingest import ingest
 from crossdesk.conversations.schemas import ConversationPatch, InboundMessage
 from crossdesk.customers.models import CustomerTag
 from crossdesk.db import Database, utcnow
+from crossdesk.retention.standing import Standings, standings
 from tests.conftest import Tenant
+from tests.retention.test_standing import Shop, build_shop, customer_id, scored_of
 
 
 def inbound(
@@ -93,6 +95,8 @@ async def test_each_view_holds_its_conversations_and_counts_agree(
         "snoozed": {made["snoozed"]},
         "resolved": {made["resolved"]},
         "vip": {made["vip"]},
+        "high_value": set(),  # no orders: no standing (tests/retention/test_standing.py has some)
+        "at_risk": set(),
         "sla": {made["overdue"], made["soon"]},
     }
     for name, ids in expected.items():
@@ -170,3 +174,102 @@ def test_make_view_refuses_malformed_parameters() -> None:
         except ValueError:
             continue
         raise AssertionError(f"accepted {bad}")
+
+
+async def marked_conversations(db: Database, tenant: Tenant) -> tuple[dict[str, int], Standings, Shop]:
+    """A shop whose orders make a high-value and an at-risk customer; a conversation of each, of a VIP and
+    of two plain customers (oldest first), the workspace's standings, and the shop."""
+    shop = await build_shop(tenant)
+    made = {}
+    for name, address in (
+        ("star", shop.star),
+        ("plain_a", shop.plain[0]),
+        ("lapsed", shop.lapsed),
+        ("vip", None),
+        ("plain_b", shop.plain[1]),
+    ):
+        made[name], made[f"customer-{name}"] = await receive(db, tenant, email=address)
+    await tag_customer(db, tenant, made["customer-vip"], "VIP")
+    assert made["customer-star"] == await customer_id(db, tenant, shop.star), "one customer per e-mail"
+    return made, standings(await scored_of(db, tenant)), shop
+
+
+async def test_high_value_and_at_risk_views_hold_their_customers_conversations(
+    db: Database, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    made, marked, shop = await marked_conversations(db, tenant)
+    theirs, their_marked, _ = await marked_conversations(db, other_tenant)
+    assert made["customer-star"] in marked.high_value and made["customer-lapsed"] in marked.at_risk
+    resolved, _ = await receive(db, tenant, email=shop.star, channel="email")
+    await change(db, tenant, resolved, status="resolved")  # nothing left to do: not in the view
+
+    async def listed(name: str, standing: Standings) -> set[int]:
+        async with db.transaction(tenant.workspace_id, readonly=True) as session:
+            rows, _ = await views.page_of(
+                session, views.View(name), tenant.owner_id, utcnow(), None, 200, standing
+            )
+        return {r.conversation["id"] for r in rows}
+
+    assert await listed("high_value", marked) == {made["star"]}
+    assert await listed("at_risk", marked) == {made["lapsed"]}
+    async with db.transaction(tenant.workspace_id, readonly=True) as session:
+        counts = await views.counts(session, tenant.owner_id, utcnow(), marked)
+        now = utcnow()
+        row = await views.row_in_view(
+            session, views.View("at_risk"), tenant.owner_id, now, made["lapsed"], marked
+        )
+        assert row is not None
+        assert (
+            await views.row_in_view(
+                session, views.View("at_risk"), tenant.owner_id, now, made["star"], marked
+            )
+            is None
+        )
+    assert (counts.views["high_value"], counts.views["at_risk"], counts.views["vip"]) == (1, 1, 1)
+    # Another workspace's customers, even when named in the list, are never shown nor counted here.
+    both = Standings(marked.high_value | their_marked.high_value, marked.at_risk | their_marked.at_risk)
+    assert await listed("high_value", both) == {made["star"]}
+    async with db.transaction(tenant.workspace_id, readonly=True) as session:
+        counted = await views.counts(session, tenant.owner_id, utcnow(), both)
+    assert (counted.views["high_value"], counted.views["at_risk"]) == (1, 1)
+    assert theirs["star"] not in await listed("high_value", both)
+
+
+async def test_important_first_lists_marked_customers_first_on_every_page(
+    db: Database, tenant: Tenant
+) -> None:
+    made, marked, _ = await marked_conversations(db, tenant)
+    expected = [made["vip"], made["lapsed"], made["star"], made["plain_b"], made["plain_a"]]
+    view = views.make_view({"sort": "important"})
+    assert view.params() == {"view": "open", "sort": "important"}
+    for limit in range(1, 7):  # every place a page can end, the important ones' last row included
+        seen, cursor = [], None
+        async with db.transaction(tenant.workspace_id, readonly=True) as session:
+            while True:
+                rows, cursor = await views.page_of(
+                    session, view, tenant.owner_id, utcnow(), cursor, limit, marked
+                )
+                seen += [r.conversation["id"] for r in rows]
+                if cursor is None:
+                    break
+        assert seen == expected, limit
+    newest = await ids_in_order(db, tenant, views.View("open"), marked)
+    assert newest == list(reversed([made[n] for n in ("star", "plain_a", "lapsed", "vip", "plain_b")]))
+    for bad in ("2.x", "1.garbage", "nonsense"):
+        async with db.transaction(tenant.workspace_id, readonly=True) as session:
+            try:
+                await views.page_of(session, view, tenant.owner_id, utcnow(), bad, 2, marked)
+            except ValueError:
+                continue
+        raise AssertionError(f"accepted the cursor {bad!r}")
+    try:
+        views.make_view({"sort": "loudest"})
+    except ValueError:
+        return
+    raise AssertionError("accepted an unknown order")
+
+
+async def ids_in_order(db: Database, tenant: Tenant, view: views.View, marked: Standings) -> list[int]:
+    async with db.transaction(tenant.workspace_id, readonly=True) as session:
+        rows, _ = await views.page_of(session, view, tenant.owner_id, utcnow(), None, 200, marked)
+    return [r.conversation["id"] for r in rows]

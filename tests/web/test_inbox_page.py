@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -15,6 +16,7 @@ from sqlalchemy import event
 
 from crossdesk.web import i18n, inbox
 from tests.conftest import PASSWORD, Tenant
+from tests.retention.test_standing import build_shop
 from tests.support import inbound
 
 
@@ -175,3 +177,66 @@ def test_the_response_clock_shows_what_is_due_next() -> None:
         assert inbox.sla_clock({**answered, "next_response_due_at": None}, now) is None
     with i18n.viewing(i18n.Viewer("zh-CN", "UTC")):
         assert inbox.sla_clock(base, now).text == "首次响应剩余 20 分钟"  # type: ignore[union-attr]
+
+
+def row_html(page: str, conversation_id: int) -> str:
+    found = re.search(rf'<li id="c-{conversation_id}".*?</li>', page, re.S)
+    assert found is not None, conversation_id
+    return found.group(0)
+
+
+async def test_rows_mark_high_value_and_at_risk_customers_and_list_them_first(
+    agent: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    shop = await build_shop(tenant)
+    await build_shop(other_tenant)  # its customers are never counted here
+    star = await post(tenant, "Big order coming", sender={"name": "Star", "email": shop.star})
+    lapsed = await post(tenant, "Remember me?", sender={"name": "Lapsed", "email": shop.lapsed})
+    plain = await post(tenant, "Just asking", sender={"name": "Plain", "email": shop.plain[0]})
+    await post(other_tenant, "Elsewhere", sender={"name": "Star", "email": shop.star})
+    page = (await agent.get("/inbox")).text
+    star_row, lapsed_row, plain_row = (row_html(page, c) for c in (star, lapsed, plain))
+    assert (
+        'class="mark high-value" title="Segment: Champions · Lifetime value among the top tenth' in star_row
+    )
+    assert 'class="mark at-risk"' not in star_row and " important" in star_row
+    assert 'class="mark at-risk" title="Churn risk high"' in lapsed_row and "high-value" not in lapsed_row
+    assert 'class="mark' not in plain_row and " important" not in plain_row
+    assert count_of(page, "high_value") == 1 and count_of(page, "at_risk") == 1
+    assert [page.index(f'id="c-{c}"') for c in (plain, lapsed, star)] == sorted(
+        page.index(f'id="c-{c}"') for c in (plain, lapsed, star)
+    ), "newest activity first by default"
+    high = (await agent.get("/inbox", params={"view": "high_value"})).text
+    risk = (await agent.get("/inbox", params={"view": "at_risk"})).text
+    assert re.findall(r'<li id="c-(\d+)"', high) == [str(star)]
+    assert re.findall(r'<li id="c-(\d+)"', risk) == [str(lapsed)]
+    assert 'id="v-at_risk" href="/inbox?view=at_risk" aria-current="page"' in risk
+    assert (await agent.get(f"/inbox/rows/{plain}", params={"view": "at_risk"})).text == ""
+    assert "mark at-risk" in (await agent.get(f"/inbox/rows/{lapsed}", params={"view": "at_risk"})).text
+    # Important first: the marked customers' conversations on top, each part newest first; the choice is
+    # a link, kept by the views' links.
+    important = (await agent.get("/inbox", params={"sort": "important"})).text
+    assert re.findall(r'<li id="c-(\d+)"', important) == [str(lapsed), str(star), str(plain)]
+    assert 'id="sort-important" href="/inbox?view=open&amp;sort=important" aria-current="true"' in important
+    assert 'id="v-mine" href="/inbox?view=mine&amp;sort=important"' in important
+    assert 'id="sort-important" href="/inbox?view=open&amp;sort=important"' in page
+    assert (await agent.get("/inbox", params={"sort": "loudest"})).status_code == 422
+    chinese = await agent.post("/me/preferences", data={"language": "zh-CN", "timezone": "UTC"})
+    assert chinese.status_code in (200, 303), chinese.text
+    translated = row_html((await agent.get("/inbox")).text, lapsed)
+    assert "有流失风险" in translated and "流失风险高" in translated
+
+
+async def test_the_marked_inbox_stays_fast_once_the_scores_are_kept(
+    agent: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    shop = await build_shop(tenant)
+    for address in (shop.star, shop.lapsed, *shop.others[:20]):
+        await post(tenant, "Hello", sender={"name": "Buyer", "email": address})
+    await agent.get("/inbox")  # computes the scores once
+    took = []
+    for _ in range(5):
+        start = time.perf_counter()
+        assert (await agent.get("/inbox", params={"sort": "important"})).status_code == 200
+        took.append(time.perf_counter() - start)
+    assert sorted(took)[2] < 0.5, took  # the orders did not change: nothing is recomputed

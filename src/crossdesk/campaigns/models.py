@@ -60,10 +60,9 @@ class CampaignRecipient(WorkspaceOwned, Base):
     language: Mapped[str | None] = mapped_column(String(16))
     send_after: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    # Handed to the outbox; what came of it (delivery, replies, orders) is read from the message, the
+    # conversation and the orders when results are asked for (campaigns.results).
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    replied_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    ordered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    revenue: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))  # in the workspace's base currency
 
 
 class Unsubscribe(WorkspaceOwned, Base):

@@ -27,6 +27,8 @@ from crossdesk.customers import service as customers
 from crossdesk.customers.identities import InvalidIdentity
 from crossdesk.db import Database, utcnow
 from crossdesk.realtime.service import append
+from crossdesk.retention.segments import SegmentCache
+from crossdesk.retention.standing import standings
 from crossdesk.workspaces import service as workspaces
 
 if TYPE_CHECKING:
@@ -73,20 +75,27 @@ async def ingest(
     return (await ingest_many(db, workspace_id, [Inbound.prepare(message, channel_account_id)]))[0]
 
 
-async def ingest_many(db: Database, workspace_id: int, items: list[Inbound]) -> list[IngestResult]:
+async def ingest_many(
+    db: Database, workspace_id: int, items: list[Inbound], segments: SegmentCache | None = None
+) -> list[IngestResult]:
     """Store a batch in one transaction; a unique-constraint race with another process retries it whole
-    (the retry then finds the other process's rows)."""
+    (the retry then finds the other process's rows). With ``segments`` (the app's), a new conversation of
+    a high-value or at-risk customer is routed first, by the scores already computed (never here)."""
+    scored = segments.peek(workspace_id) if segments is not None else None
+    routed_first = standings(scored).marked if scored is not None else frozenset()
     for attempt in range(ATTEMPTS):
         try:
             async with db.transaction(workspace_id) as session:
-                return await _store(session, items)
+                return await _store(session, items, routed_first)
         except IntegrityError:
             if attempt == ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
 
 
-async def _store(session: AsyncSession, items: list[Inbound]) -> list[IngestResult]:
+async def _store(
+    session: AsyncSession, items: list[Inbound], routed_first: frozenset[int]
+) -> list[IngestResult]:
     known = await _already_stored(session, items)
     first: dict[tuple[str, str], int] = {}
     fresh = []
@@ -94,7 +103,7 @@ async def _store(session: AsyncSession, items: list[Inbound]) -> list[IngestResu
         if item.key not in known and item.key not in first:
             first[item.key] = index
             fresh.append(item)
-    stored = await _store_fresh(session, fresh) if fresh else []
+    stored = await _store_fresh(session, fresh, routed_first) if fresh else []
     by_key = {item.key: result for item, result in zip(fresh, stored, strict=True)}
     results = []
     for index, item in enumerate(items):
@@ -127,11 +136,13 @@ async def _already_stored(session: AsyncSession, items: list[Inbound]) -> dict[t
     }
 
 
-async def _store_fresh(session: AsyncSession, items: list[Inbound]) -> list[IngestResult]:
+async def _store_fresh(
+    session: AsyncSession, items: list[Inbound], routed_first: frozenset[int]
+) -> list[IngestResult]:
     ws = await workspaces.get_workspace(session, session.info["workspace_id"])
     now = utcnow()
     buyers = await customers.resolve_many(session, [(i.keys, i.profile) for i in items])
-    threads, created = await _thread(session, items, [b.id for b in buyers], ws, now)
+    threads, created = await _thread(session, items, [b.id for b in buyers], ws, now, routed_first)
     await session.flush()
     messages = []
     for item, conversation in zip(items, threads, strict=True):
@@ -183,8 +194,10 @@ async def _thread(
     customer_ids: list[int],
     ws: Workspace,
     now: dt.datetime,
+    routed_first: frozenset[int],
 ) -> tuple[list[Conversation], set[int]]:
-    """The conversation each message belongs to, opening new ones (flushed) where there is none."""
+    """The conversation each message belongs to, opening new ones (flushed) where there is none; those of
+    the customers in ``routed_first`` get priority high."""
     threads = {i.message.thread_key for i in items if i.message.thread_key}
     rows = await session.scalars(
         select(Conversation)
@@ -209,6 +222,7 @@ async def _thread(
             new.append(existing)
             _register(open_by_key, existing)
         found.append(existing)
+    _route_first(new, routed_first)
     await assignment.assign_new(session, ws, new, now)
     session.add_all(new)
     await session.flush()
@@ -233,6 +247,13 @@ def _register(index: dict[tuple[str, str, str | int], Conversation], conversatio
     index[("customer", conversation.channel, conversation.customer_id)] = conversation
     if conversation.thread_key:
         index[("thread", conversation.channel, conversation.thread_key)] = conversation
+
+
+def _route_first(new: list[Conversation], customer_ids: frozenset[int]) -> None:
+    """High-value and at-risk customers are answered first; a priority other than the default stays."""
+    for conversation in new:
+        if conversation.customer_id in customer_ids and conversation.priority == "normal":
+            conversation.priority = "high"
 
 
 def _new_conversation(item: Inbound, customer_id: int, ws: Workspace, now: dt.datetime) -> Conversation:
@@ -297,8 +318,9 @@ def _log_events(
 class Ingestor:
     """The batching queue in front of ``ingest_many`` (one per server process)."""
 
-    def __init__(self, db: Database, runners: int) -> None:
+    def __init__(self, db: Database, runners: int, segments: SegmentCache | None = None) -> None:
         self.db = db
+        self.segments = segments
         self.queue: asyncio.Queue[tuple[int, Inbound, asyncio.Future[IngestResult]]] = asyncio.Queue()
         self.tasks = [asyncio.create_task(self._run()) for _ in range(runners)]
 
@@ -336,7 +358,7 @@ class Ingestor:
         self, workspace_id: int, entries: list[tuple[Inbound, asyncio.Future[IngestResult]]]
     ) -> None:
         try:
-            results = await ingest_many(self.db, workspace_id, [item for item, _ in entries])
+            results = await ingest_many(self.db, workspace_id, [item for item, _ in entries], self.segments)
         except Exception as exc:
             if len(entries) > 1:  # one bad message must not fail the others: settle them one by one
                 for entry in entries:

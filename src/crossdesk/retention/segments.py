@@ -103,6 +103,12 @@ class SegmentCache:
         self._scored[workspace.id] = (key, scored)
         return scored
 
+    def peek(self, workspace_id: int) -> Scored | None:
+        """The workspace's last computed scores, however old (None if none yet): for paths that must
+        never pay for scoring, such as ingest."""
+        cached = self._scored.get(workspace_id)
+        return cached[1] if cached is not None else None
+
 
 async def score_workspace(session: AsyncSession, workspace: Workspace, now: dt.datetime) -> Scored:
     """Score every customer with a sale up to ``now``: RFM, and lifetime value and churn."""

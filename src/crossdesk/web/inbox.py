@@ -1,5 +1,9 @@
 """The inbox page: the conversation list with its views and counters, search, bulk actions, and the
-partials its script fetches when a live event says a conversation changed (a row, the counters)."""
+partials its script fetches when a live event says a conversation changed (a row, the counters).
+
+Rows mark high-value and at-risk customers (``retention.standing``), from the workspace's scores as the
+app's SegmentCache keeps them (recomputed only when the orders changed); "Important first" lists the
+conversations of those and of VIP customers on top."""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crossdesk.conversations import views
 from crossdesk.db import MAX_ID, utcnow
+from crossdesk.retention.segments import Scored, SegmentCache
+from crossdesk.retention.standing import Standing, standing, standings
 from crossdesk.web import i18n
 from crossdesk.web.i18n import gettext
 from crossdesk.web.shell import CurrentPage, Page, PageWrite, render
@@ -79,6 +85,8 @@ def _view_label(view: views.View) -> str:
         "snoozed": gettext("Snoozed"),
         "resolved": gettext("Resolved"),
         "vip": gettext("VIP"),
+        "high_value": gettext("High value"),
+        "at_risk": gettext("At risk"),
         "sla": gettext("SLA breaching soon"),
         "all": gettext("All conversations"),
     }
@@ -139,21 +147,41 @@ def sla_clock(conversation: dict[str, Any], now: dt.datetime) -> Clock | None:
     return Clock(kind, due, state, _sla_text(kind, overdue, t=duration_text(abs(left))))
 
 
+def _why(judged: Standing) -> tuple[str, str]:
+    """Why the customer is high value, and why at risk, as the badges' titles say it."""
+    segment = gettext("Segment: %(name)s", name=i18n.translated(judged.segment or ""))
+    texts = {
+        "segment": segment,
+        "top_value": gettext("Lifetime value among the top tenth of customers"),
+        "churn": gettext("Churn risk high"),
+    }
+    return (
+        " · ".join(texts[why] for why in judged.high_value_why),
+        " · ".join(texts[why] for why in judged.at_risk_why),
+    )
+
+
 def _preview(row: views.Row) -> str:
     text = " ".join(row.last_message.text.split()) if row.last_message else ""
     return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
 
 
-def row_view(row: views.Row, agents: dict[int, str], now: dt.datetime) -> dict[str, Any]:
+def row_view(row: views.Row, agents: dict[int, str], now: dt.datetime, scored: Scored) -> dict[str, Any]:
     """What the row template shows (buyer text stays text: the template escapes it)."""
     c, customer = row.conversation, row.customer
     name = (customer.name or customer.email) if customer else None
+    judged = standing(scored, c["customer_id"])
+    high_value_why, at_risk_why = _why(judged)
     return {
         "id": c["id"],
         "name": name or gettext("Customer #%(id)s", id=c["customer_id"]),
         "country": customer.country if customer else None,
         "timezone": customer.timezone if customer else None,
         "vip": customer.vip if customer else False,
+        "high_value": judged.high_value,
+        "high_value_why": high_value_why,
+        "at_risk": judged.at_risk,
+        "at_risk_why": at_risk_why,
         "channel": c["channel"],
         "channel_label": _channel_label(c["channel"]),
         "subject": c["subject"],
@@ -184,6 +212,7 @@ def nav_sections(view: views.View, counts: views.Counts) -> list[dict[str, Any]]
     """The views, each a link with its counter, grouped as the sidebar shows them."""
 
     def link(key: str, label: str, count: int, **params: str) -> dict[str, Any]:
+        params["sort"] = view.params().get("sort", "")  # the chosen order stays from view to view
         current = view.params() == {k: v for k, v in params.items() if v}
         return {"id": key, "label": label, "count": count, "href": _href(**params), "current": current}
 
@@ -218,12 +247,41 @@ async def _agents(session: AsyncSession) -> dict[int, str]:
     return {a.id: a.name for a in await workspaces.list_agents(session) if a.is_active}
 
 
+async def _scores(request: Request, page: Page, session: AsyncSession, now: dt.datetime) -> Scored:
+    """The workspace's scores: kept by the app until its orders change, so a page rarely computes them."""
+    cache: SegmentCache = request.app.state.segments
+    return await cache.get(session, page.workspace, now)
+
+
+def sort_links(view: views.View) -> list[dict[str, Any]]:
+    """The list's orders, each a link to the same view in that order."""
+    labels = {"recent": gettext("Newest first"), "important": gettext("Important first")}
+    params = view.params()
+    return [
+        {
+            "id": f"sort-{sort}",
+            "label": labels[sort],
+            "href": _href(**{**params, "sort": sort if sort != "recent" else None}),
+            "current": view.sort == sort,
+        }
+        for sort in views.SORTS
+    ]
+
+
 async def _list_context(
-    session: AsyncSession, page: Page, view: views.View, cursor: str | None, now: dt.datetime
+    request: Request,
+    session: AsyncSession,
+    page: Page,
+    view: views.View,
+    cursor: str | None,
+    now: dt.datetime,
 ) -> dict[str, Any]:
     """The list part of the page (toolbar, rows, paging), as the page and a bulk action render it."""
+    scored = await _scores(request, page, session, now)
     try:
-        rows, next_cursor = await views.page_of(session, view, page.agent.id, now, cursor, PAGE_SIZE)
+        rows, next_cursor = await views.page_of(
+            session, view, page.agent.id, now, cursor, PAGE_SIZE, standings(scored)
+        )
     except ValueError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
     agents = await _agents(session)
@@ -232,7 +290,8 @@ async def _list_context(
         "view": view,
         "params": urlencode(params),
         "title": gettext("Search: %(q)s", q=view.query) if view.query else _view_label(view),
-        "rows": [row_view(r, agents, now) for r in rows],
+        "sorts": sort_links(view),
+        "rows": [row_view(r, agents, now, scored) for r in rows],
         "agents": agents,
         "first_page": cursor is None,
         "older": _href(**params, cursor=next_cursor) if next_cursor else None,
@@ -240,9 +299,10 @@ async def _list_context(
 
 
 async def _nav_context(
-    session: AsyncSession, page: Page, view: views.View, now: dt.datetime
+    request: Request, session: AsyncSession, page: Page, view: views.View, now: dt.datetime
 ) -> dict[str, Any]:
-    counts = await views.counts(session, page.agent.id, now)
+    scored = await _scores(request, page, session, now)
+    counts = await views.counts(session, page.agent.id, now, standings(scored))
     return {"sections": nav_sections(view, counts), "params": urlencode(view.params())}
 
 
@@ -255,8 +315,8 @@ async def inbox_page(request: Request, page: CurrentPage, db: DB) -> Response:
     now = utcnow()
     with i18n.viewing(page.viewer):
         async with db.transaction(page.principal.workspace_id, readonly=True) as session:
-            context = await _list_context(session, page, view, cursor, now)
-            context.update(await _nav_context(session, page, view, now))
+            context = await _list_context(request, session, page, view, cursor, now)
+            context.update(await _nav_context(request, session, page, view, now))
         context.update(nav="inbox", texts=js_texts())
     return render(request, page, "inbox.html", context)
 
@@ -268,10 +328,12 @@ async def inbox_row(request: Request, conversation_id: RowId, page: CurrentPage,
     now = utcnow()
     with i18n.viewing(page.viewer):
         async with db.transaction(page.principal.workspace_id, readonly=True) as session:
-            row = await views.row_in_view(session, view, page.agent.id, now, conversation_id)
+            scored = await _scores(request, page, session, now)
+            marked = standings(scored)
+            row = await views.row_in_view(session, view, page.agent.id, now, conversation_id, marked)
             if row is None:
                 return HTMLResponse("")
-            context = {"row": row_view(row, await _agents(session), now)}
+            context = {"row": row_view(row, await _agents(session), now, scored)}
     return render(request, page, "inbox_row.html", context)
 
 
@@ -282,7 +344,7 @@ async def inbox_counts(request: Request, page: CurrentPage, db: DB) -> Response:
     now = utcnow()
     with i18n.viewing(page.viewer):
         async with db.transaction(page.principal.workspace_id, readonly=True) as session:
-            context = await _nav_context(session, page, view, now)
+            context = await _nav_context(request, session, page, view, now)
     return render(request, page, "inbox_views.html", context)
 
 
@@ -335,6 +397,6 @@ async def inbox_bulk(
         if not request.headers.get("hx-request"):
             return RedirectResponse(_href(**view.params()), status_code=303)
         async with db.transaction(page.principal.workspace_id, readonly=True) as session:
-            context = await _list_context(session, page, view, None, now)
+            context = await _list_context(request, session, page, view, None, now)
         context.update(notice=notice, error=error)
     return render(request, page, "inbox_body.html", context)

@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-import numpy as np
 from babel.numbers import format_currency
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -29,6 +28,7 @@ from crossdesk.customers.models import Customer
 from crossdesk.db import utcnow
 from crossdesk.retention.recommend import RecommendationCache
 from crossdesk.retention.segments import CustomerRFM, Scored, SegmentCache
+from crossdesk.retention.standing import standing
 from crossdesk.web import i18n
 from crossdesk.web.i18n import N_
 from crossdesk.web.routes import safe_next
@@ -39,8 +39,6 @@ router = APIRouter(include_in_schema=False)
 ORDERS_SHOWN = 10
 PAST_SHOWN = 10
 PICKS = 3
-HIGH_VALUE_SEGMENTS = ("Champions",)
-AT_RISK_SEGMENTS = ("At risk", "Can't lose them")
 KIND_LABELS = {
     "email": N_("E-mail"),
     "phone": N_("Phone"),
@@ -91,26 +89,13 @@ def lifetime(spend: list[commerce.Spend], currency: str) -> Lifetime:
     return Lifetime(sum(s.orders for s in spend), spend, currency, total, unconverted)
 
 
-def high_value(scored: Scored, scores: CustomerRFM) -> bool:
-    """In the top segment, or predicted to spend as much as the top tenth of the customers with a value."""
-    if scores.segment in HIGH_VALUE_SEGMENTS:
-        return True
-    if scores.value is None:
-        return False
-    values = [float(c.value.clv) for c in scored.customers.values() if c.value is not None]
-    return len(values) >= 10 and float(scores.value.clv) >= float(np.quantile(values, 0.9))
-
-
 def retention(scored: Scored, customer_id: int, picks: list[tuple[str, str]]) -> Retention:
-    scores = scored.customers.get(customer_id)
-    at_risk = scores is not None and (
-        scores.segment in AT_RISK_SEGMENTS or (scores.value is not None and scores.value.churn_risk == "high")
-    )
+    judged = standing(scored, customer_id)
     return Retention(
-        scores=scores,
+        scores=scored.customers.get(customer_id),
         currency=scored.currency,
-        high_value=scores is not None and high_value(scored, scores),
-        at_risk=at_risk,
+        high_value=judged.high_value,
+        at_risk=judged.at_risk,
         value_note=scored.value_note,
         picks=picks,
     )

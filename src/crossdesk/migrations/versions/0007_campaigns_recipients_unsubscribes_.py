@@ -102,9 +102,6 @@ def upgrade() -> None:
         sa.Column("send_after", crossdesk.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("message_id", sa.Integer(), nullable=True),
         sa.Column("sent_at", crossdesk.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("replied_at", crossdesk.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("ordered_at", crossdesk.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("revenue", sa.Numeric(precision=14, scale=2), nullable=True),
         sa.Column("workspace_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["campaign_id"],

@@ -1,5 +1,6 @@
 // The inbox: live rows (each conversation event fetches that row's HTML from /inbox/rows/{id} for this
-// view: an answer replaces the row, or adds it on top; an empty answer removes it), ticking SLA clocks and
+// view: an answer replaces the row, or adds it on top, "Important first" keeping the marked customers'
+// rows above the others; an empty answer removes it), ticking SLA clocks and
 // buyers' local times, selection, and the keyboard (j/k, Enter/o, x, /). Buyer text only ever arrives as
 // HTML the server escaped; this file writes text with textContent.
 (function () {
@@ -33,7 +34,7 @@
     const swap = existing ? {target: existing, swap: "outerHTML"} : {target: list, swap: "afterbegin"};
     return htmx.ajax("GET", url, swap).then(() => {
       const row = rowOf(id);
-      if (row && moveUp && row !== list.firstElementChild) list.prepend(row);
+      if (row && moveUp) moveToTop(list, row);
       if (row && was) {
         row.querySelector(".sel").checked = was.checked;
         row.classList.toggle("current", was.current);
@@ -41,6 +42,16 @@
       }
       changed();
     });
+  }
+  // Newest activity goes on top; in "Important first" a row that is not important goes on top of the
+  // rows that are not (below every important one).
+  function moveToTop(list, row) {
+    const below = root.dataset.sort === "important" && !row.classList.contains("important");
+    const anchor = below
+      ? Array.from(list.children).find((r) => r !== row && !r.classList.contains("important"))
+      : list.firstElementChild;
+    if (anchor === row) return;
+    if (anchor) list.insertBefore(row, anchor); else list.appendChild(row);
   }
   const conversationId = (data) => (data.conversation ? data.conversation.id : data.id);
   document.body.addEventListener("crossdesk:message.created", (e) => {

@@ -58,11 +58,17 @@ def compose(account: Account, config: EmailConfig, outbound: Outbound) -> EmailM
     if outbound.channel == "email":
         tag = tokens.token(account.secret, outbound.message_id)
         message["Reply-To"] = tokens.plus_address(config.from_address, tag)
-    message["Subject"] = subject(outbound.subject)
+    # A campaign message starts a thread: its subject is the campaign's own, not a "Re:".
+    campaign = "campaign_id" in outbound.meta
+    message["Subject"] = (outbound.subject or "") if campaign else subject(outbound.subject)
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = (
         f"<{tokens.our_message_id(account.secret, outbound.message_id, config.from_address)}>"
     )
+    if outbound.meta.get("unsubscribe_url"):
+        # RFC 8058 one-click unsubscribe (campaign messages): the mailbox provider POSTs to the link.
+        message["List-Unsubscribe"] = f"<{outbound.meta['unsubscribe_url']}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     if outbound.replying_to:
         message["In-Reply-To"] = f"<{outbound.replying_to[0]}>"
         message["References"] = " ".join(f"<{r}>" for r in reversed(outbound.replying_to))
