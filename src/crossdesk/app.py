@@ -44,6 +44,7 @@ from crossdesk.retention.recommend import RecommendationCache
 from crossdesk.retention.routes import router as retention_router
 from crossdesk.retention.segments import SegmentCache
 from crossdesk.web import (
+    campaigns_page,
     channel_settings,
     conversation_page,
     customers_page,
@@ -185,6 +186,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 channel_settings,
                 customers_page,
                 reports_page,
+                campaigns_page,
             )
         ),
         *(a.router for a in ADAPTERS.values() if a.router is not None),
