@@ -34,6 +34,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/macros"): {"json": {"name": "m", "body": "Hello"}},
     ("PATCH", "/api/v1/macros/{macro_id}"): {"json": {"name": "renamed"}},
     ("POST", "/api/v1/macros/{macro_id}/render"): {"json": {"conversation_id": UNKNOWN}},
+    ("PATCH", "/api/v1/campaigns/{campaign_id}"): {"json": {"name": "renamed"}},
 }
 # Routes that need no login: the login itself, the signed inbound endpoint, operations and web pages.
 PUBLIC = {"/api/v1/auth/login", "/api/v1/channels/api/{public_id}/messages"}

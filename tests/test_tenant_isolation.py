@@ -30,10 +30,13 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from crossdesk.app import create_app
+from crossdesk.campaigns import unsubscribe
 from crossdesk.channels.kinds.email import attachments
 from crossdesk.config import Settings
 from crossdesk.conversations.models import Conversation, ConversationTag, Message
-from crossdesk.db import Database, ScopeError
+from crossdesk.db import Database, ScopeError, utcnow
+from tests.campaigns.conftest import ACCOUNTS, LATER
+from tests.channels.email.conftest import create_account, unique_address
 from tests.conftest import PASSWORD, Tenant
 from tests.support import inbound
 
@@ -85,6 +88,9 @@ class B:
     order_external_id: str
     macro_id: int
     customer_tag: str
+    mail_account_id: int
+    campaign_id: int
+    unsubscribe_token: str  # B's customer's link in B's campaign, as B's account signs it
     secrets: list[str] = field(default_factory=list)
 
 
@@ -102,6 +108,31 @@ class A:
 
 def json_file(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"file": ("rows.json", json.dumps(rows).encode(), "application/json")}
+
+
+async def mail_account(tenant: Tenant) -> dict[str, Any]:
+    """A new e-mail account of the tenant's that can send (to a closed port): its id, public id, secret."""
+    return await create_account(tenant, unique_address(), **ACCOUNTS["email"][0])
+
+
+def campaign_body(account_id: int, name: str) -> dict[str, Any]:
+    """A campaign whose name, subject and body carry ``name``; it starts far ahead, so once launched the
+    server's sender leaves it alone."""
+    return {
+        "name": name,
+        "channel_account_id": account_id,
+        "templates": {"en": {"subject": f"{name} is back", "body": f"{name}: {{{{ discount_code }}}}"}},
+        "discount_code": "BACK10",
+        "send_from_hour": 0,
+        "send_until_hour": 24,
+        "starts_at": (utcnow() + LATER).isoformat(),
+    }
+
+
+def unsubscribe_token(account: dict[str, Any], customer_id: int, campaign_id: int = 1) -> str:
+    """The token of a campaign message's unsubscribe link, signed as the app signs it."""
+    claims = unsubscribe.Claims("email", account["public_id"], customer_id, campaign_id)
+    return unsubscribe.issue(account["secret"], claims)
 
 
 async def build_b(b: Tenant) -> B:
@@ -159,6 +190,9 @@ async def build_b(b: Tenant) -> B:
         assert tagged.status_code == 200, tagged.text
         noted = await c.patch(customer, json={"notes": f"{marker} notes"})
         assert noted.status_code == 200, noted.text
+        mail = await mail_account(b)
+        campaign = await c.post("/api/v1/campaigns", json=campaign_body(mail["id"], f"Campaign {marker}"))
+        assert campaign.status_code == 201, campaign.text
     created = token.json()["token"]
     return B(
         tenant=b,
@@ -177,6 +211,9 @@ async def build_b(b: Tenant) -> B:
         order_external_id=order_id,
         macro_id=made.json()["id"],
         customer_tag=f"tag {marker}",
+        mail_account_id=mail["id"],
+        campaign_id=campaign.json()["id"],
+        unsubscribe_token=unsubscribe_token(mail, ids["customer_id"], campaign.json()["id"]),
         # The marker is in every text, name and title of B; the rest are B's unguessable values.
         secrets=[
             marker,
@@ -187,6 +224,8 @@ async def build_b(b: Tenant) -> B:
             created,
             created[:10],
             channel.json()["public_id"],
+            mail["public_id"],
+            mail["secret"],
         ],
     )
 
@@ -205,8 +244,11 @@ async def snapshot(b: B) -> dict[str, Any]:
         "/api/v1/tokens",
         "/api/v1/channels",
         "/api/v1/events?limit=1000",
+        "/api/v1/campaigns",
+        f"/api/v1/campaigns/{b.campaign_id}",
+        f"/api/v1/campaigns/{b.campaign_id}/results",
     ]
-    state: dict[str, Any] = {}
+    state: dict[str, Any] = {"unsubscribed": await b_unsubscribed(b)}
     async with b.tenant.client() as c:
         for url in urls:
             response = await c.get(url)
@@ -215,6 +257,14 @@ async def snapshot(b: B) -> dict[str, Any]:
     for token in state["/api/v1/tokens"]:
         token.pop("last_used_at")  # B's own reads above touch it
     return state
+
+
+async def b_unsubscribed(b: B) -> bool:
+    """Whether B's customer is unsubscribed, as B's own link's page says."""
+    async with httpx.AsyncClient(base_url=b.tenant.server.url, timeout=30) as anyone:
+        page = await anyone.get(f"/u/{b.unsubscribe_token}")
+    assert page.status_code == 200, page.text
+    return "You are unsubscribed" in page.text
 
 
 @asynccontextmanager
@@ -1172,6 +1222,215 @@ async def web_reports(a: A, b: B) -> None:
     await on_page(a, b, "GET", "/reports", {200})
 
 
+# ---- campaigns, and the public unsubscribe links in their messages ----
+
+
+async def a_campaign(a: A, b: B) -> int:
+    """A new draft of A's, on a new e-mail account of A's."""
+    account = await mail_account(a.tenant)
+    async with a.tenant.client() as admin:
+        body = campaign_body(account["id"], f"A's campaign {uuid.uuid4().hex[:8]}")
+        made = await call(a, b, "POST", "/api/v1/campaigns", {201}, client=admin, json=body)
+    return int(made.json()["id"])
+
+
+async def list_campaigns(a: A, b: B) -> None:
+    mine = await a_campaign(a, b)
+    listed = [c["id"] for c in (await call(a, b, "GET", "/api/v1/campaigns", {200})).json()]
+    assert mine in listed and b.campaign_id not in listed
+
+
+async def create_campaign(a: A, b: B) -> None:
+    """Not on B's account; on A's own, a draft."""
+    theirs = campaign_body(b.mail_account_id, "A's campaign on B's account")
+    await call(a, b, "POST", "/api/v1/campaigns", {404, 422}, json=theirs)
+    account = await mail_account(a.tenant)
+    made = await call(a, b, "POST", "/api/v1/campaigns", {201}, json=campaign_body(account["id"], "A's own"))
+    assert (made.json()["state"], made.json()["channel_account_id"]) == ("draft", account["id"])
+
+
+async def read_campaign(a: A, b: B) -> None:
+    await call(a, b, "GET", f"/api/v1/campaigns/{b.campaign_id}", {404})
+    mine = await a_campaign(a, b)
+    assert (await call(a, b, "GET", f"/api/v1/campaigns/{mine}", {200})).json()["id"] == mine
+
+
+async def patch_campaign(a: A, b: B) -> None:
+    hijack = {"name": "hijacked", "discount_code": "HIJACKED", "segments": [], "control_share": "0"}
+    await call(a, b, "PATCH", f"/api/v1/campaigns/{b.campaign_id}", {404}, json=hijack)
+    url = f"/api/v1/campaigns/{await a_campaign(a, b)}"
+    # Nor may A move its own campaign onto B's account.
+    await call(a, b, "PATCH", url, {404, 422}, json={"channel_account_id": b.mail_account_id})
+    assert (await call(a, b, "PATCH", url, {200}, json={"name": "renamed"})).json()["name"] == "renamed"
+
+
+async def launch_campaign(a: A, b: B) -> None:
+    """Not B's draft; A's own goes to A's buyers only (B's, who bought, is none of them)."""
+    await call(a, b, "POST", f"/api/v1/campaigns/{b.campaign_id}/launch", {404})
+    launched = (await call(a, b, "POST", f"/api/v1/campaigns/{await a_campaign(a, b)}/launch", {200})).json()
+    reached = launched["recipients"] + launched["control"] + sum(launched["skipped"].values())
+    assert reached == (await own(a, b, "/api/v1/retention/segments"))["customers"], launched
+
+
+async def cancel_campaign(a: A, b: B) -> None:
+    await call(a, b, "POST", f"/api/v1/campaigns/{b.campaign_id}/cancel", {404})
+    url = f"/api/v1/campaigns/{await a_campaign(a, b)}/cancel"
+    assert (await call(a, b, "POST", url, {200})).json()["state"] == "cancelled"
+
+
+async def campaign_results(a: A, b: B) -> None:
+    await call(a, b, "GET", f"/api/v1/campaigns/{b.campaign_id}/results", {404})
+    mine = await a_campaign(a, b)
+    results = (await call(a, b, "GET", f"/api/v1/campaigns/{mine}/results", {200})).json()
+    assert (results["campaign_id"], results["state"]) == (mine, "draft")
+
+
+def campaign_form(a: A, account_id: int, name: str) -> dict[str, Any]:
+    """The campaign form's fields for ``campaign_body``'s campaign (the form's own defaults elsewhere)."""
+    body = campaign_body(account_id, name)
+    template = body["templates"]["en"]
+    return form(
+        a,
+        name=name,
+        kind="repeat",
+        channel_account_id=str(account_id),
+        t0_language="en",
+        t0_subject=template["subject"],
+        t0_body=template["body"],
+        discount_code=body["discount_code"],
+        send_from_hour="0",
+        send_until_hour="24",
+        frequency_cap_days="7",
+        control_share="10",
+        attribution_days="14",
+        starts_at=(utcnow() + LATER).strftime("%Y-%m-%dT%H:%M"),  # in the agent's zone: far ahead anyway
+    )
+
+
+def account_options(page: httpx.Response) -> set[int]:
+    """The accounts the campaign form offers to send through."""
+    return {
+        int(i)
+        for i in re.findall(r'<option value="(\d+)"[^>]*>[^<]*\((?:email|whatsapp|messenger)\)', page.text)
+    }
+
+
+async def web_campaigns(a: A, b: B) -> None:
+    mine = await a_campaign(a, b)
+    listed = await on_page(a, b, "GET", "/campaigns", {200})
+    assert listed is None or f'"/campaigns/{mine}"' in listed.text
+    assert listed is None or f'"/campaigns/{b.campaign_id}"' not in listed.text
+
+
+async def web_campaign_new(a: A, b: B) -> None:
+    """The form offers A's accounts only."""
+    account = (await mail_account(a.tenant))["id"]
+    blank = await on_page(a, b, "GET", "/campaigns/new", {200})
+    if blank is not None:
+        offered = account_options(blank)
+        assert account in offered and b.mail_account_id not in offered, offered
+
+
+async def web_campaign(a: A, b: B) -> None:
+    await on_page(a, b, "GET", f"/campaigns/{b.campaign_id}", REFUSED)
+    mine = await a_campaign(a, b)
+    shown = await on_page(a, b, "GET", f"/campaigns/{mine}", {200})
+    assert shown is None or f'action="/campaigns/{mine}/launch"' in shown.text
+
+
+async def web_campaign_edit(a: A, b: B) -> None:
+    await on_page(a, b, "GET", f"/campaigns/{b.campaign_id}/edit", REFUSED)
+    mine = await a_campaign(a, b)
+    editing = await on_page(a, b, "GET", f"/campaigns/{mine}/edit", {200})
+    assert editing is None or f'action="/campaigns/{mine}"' in editing.text
+
+
+async def web_campaign_create(a: A, b: B) -> None:
+    """Not on B's account (the form comes back with the error); on A's own, a draft."""
+    before = {c["id"] for c in await own(a, b, "/api/v1/campaigns")}
+    theirs = campaign_form(a, b.mail_account_id, "A's page campaign on B's account")
+    refused = await on_page(a, b, "POST", "/campaigns", {422}, data=theirs)
+    assert refused is None or 'aria-invalid="true"' in refused.text
+    account = (await mail_account(a.tenant))["id"]
+    made = await on_page(
+        a, b, "POST", "/campaigns", {303}, data=campaign_form(a, account, "A's page campaign")
+    )
+    added = [c for c in await own(a, b, "/api/v1/campaigns") if c["id"] not in before]
+    assert [(c["name"], c["channel_account_id"]) for c in added] == (
+        [("A's page campaign", account)] if made is not None else []
+    )
+
+
+async def web_campaign_update(a: A, b: B) -> None:
+    account = (await mail_account(a.tenant))["id"]
+    hijack = campaign_form(a, account, "hijacked")
+    await on_page(a, b, "POST", f"/campaigns/{b.campaign_id}", REFUSED, data=hijack)
+    mine = await a_campaign(a, b)
+    # Nor may A move its own campaign onto B's account.
+    onto_b = campaign_form(a, b.mail_account_id, "moved")
+    await on_page(a, b, "POST", f"/campaigns/{mine}", {422}, data=onto_b)
+    done = await on_page(a, b, "POST", f"/campaigns/{mine}", {303}, data=campaign_form(a, account, "renamed"))
+    changed = await own(a, b, f"/api/v1/campaigns/{mine}")
+    assert (changed["name"], changed["channel_account_id"]) != ("moved", b.mail_account_id)
+    assert (changed["name"] == "renamed") == (done is not None)
+
+
+async def web_campaign_launch(a: A, b: B) -> None:
+    await on_page(a, b, "POST", f"/campaigns/{b.campaign_id}/launch", REFUSED, data=form(a))
+    mine = await a_campaign(a, b)
+    done = await on_page(a, b, "POST", f"/campaigns/{mine}/launch", {303}, data=form(a))
+    state = (await own(a, b, f"/api/v1/campaigns/{mine}"))["state"]
+    assert (state != "draft") == (done is not None)
+
+
+async def web_campaign_cancel(a: A, b: B) -> None:
+    await on_page(a, b, "POST", f"/campaigns/{b.campaign_id}/cancel", REFUSED, data=form(a))
+    mine = await a_campaign(a, b)
+    done = await on_page(a, b, "POST", f"/campaigns/{mine}/cancel", {303}, data=form(a))
+    state = (await own(a, b, f"/api/v1/campaigns/{mine}"))["state"]
+    assert (state == "cancelled") == (done is not None)
+
+
+async def unsubscribe_tokens(a: A, b: B) -> tuple[list[str], str]:
+    """Tokens that must unsubscribe nobody, and a genuine one of A's for a new buyer of A's (so that A's
+    own customer stays subscribed for the other probes)."""
+    account = await mail_account(a.tenant)
+    async with a.tenant.client() as admin:
+        posted = await inbound.post(admin, a.tenant, inbound.message("unsubscribe me"))  # a new sender
+    assert posted.status_code == 201, posted.text
+    buyer = int(posted.json()["customer_id"])
+    genuine = unsubscribe_token(account, buyer)
+    b_account = {"public_id": unsubscribe.read(b.unsubscribe_token).public_id, "secret": account["secret"]}
+    refused = [
+        unsubscribe_token(account, b.customer_id, b.campaign_id),  # A's account, B's customer
+        unsubscribe_token(b_account, b.customer_id, b.campaign_id),  # B's account, A's signature
+        genuine.replace(f".{buyer}.", f".{b.customer_id}.", 1),  # B's customer under A's signature
+        genuine[:-1] + ("A" if genuine[-1] != "A" else "B"),  # tampered
+        "u1.email.nope.1.1.x",
+    ]
+    return refused, genuine
+
+
+async def unsubscribe_page(a: A, b: B) -> None:
+    refused, genuine = await unsubscribe_tokens(a, b)
+    for token in refused:
+        await call(a, b, "GET", f"/u/{token}", {404})
+    page = await call(a, b, "GET", f"/u/{genuine}", {200})
+    assert f'action="/u/{genuine}"' in page.text and "You are unsubscribed" not in page.text
+    assert not await b_unsubscribed(b)
+
+
+async def unsubscribe_now(a: A, b: B) -> None:
+    """Only a genuine token of A's does anything, and to A's buyer alone."""
+    refused, genuine = await unsubscribe_tokens(a, b)
+    click = {"List-Unsubscribe": "One-Click"}
+    for token in refused:
+        await call(a, b, "POST", f"/u/{token}", {404}, data=click)
+    assert not await b_unsubscribed(b)
+    assert "You are unsubscribed" in (await call(a, b, "POST", f"/u/{genuine}", {200}, data=click)).text
+    assert "You are unsubscribed" in (await call(a, b, "GET", f"/u/{genuine}", {200})).text
+
+
 async def public(a: A, b: B, url: str) -> None:
     await call(a, b, "GET", url, {200})
 
@@ -1299,6 +1558,23 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/reports"): read_report,
     ("GET", "/api/v1/reports.csv"): export_report,
     ("GET", "/reports"): web_reports,
+    ("GET", "/api/v1/campaigns"): list_campaigns,
+    ("POST", "/api/v1/campaigns"): create_campaign,
+    ("GET", "/api/v1/campaigns/{campaign_id}"): read_campaign,
+    ("PATCH", "/api/v1/campaigns/{campaign_id}"): patch_campaign,
+    ("POST", "/api/v1/campaigns/{campaign_id}/launch"): launch_campaign,
+    ("POST", "/api/v1/campaigns/{campaign_id}/cancel"): cancel_campaign,
+    ("GET", "/api/v1/campaigns/{campaign_id}/results"): campaign_results,
+    ("GET", "/u/{token}"): unsubscribe_page,
+    ("POST", "/u/{token}"): unsubscribe_now,
+    ("GET", "/campaigns"): web_campaigns,
+    ("GET", "/campaigns/new"): web_campaign_new,
+    ("GET", "/campaigns/{campaign_id}"): web_campaign,
+    ("GET", "/campaigns/{campaign_id}/edit"): web_campaign_edit,
+    ("POST", "/campaigns"): web_campaign_create,
+    ("POST", "/campaigns/{campaign_id}"): web_campaign_update,
+    ("POST", "/campaigns/{campaign_id}/launch"): web_campaign_launch,
+    ("POST", "/campaigns/{campaign_id}/cancel"): web_campaign_cancel,
 }
 # These end A's session, so they run after every other probe.
 LAST = [("POST", "/api/v1/auth/logout"), ("POST", "/logout")]
