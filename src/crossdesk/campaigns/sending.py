@@ -29,7 +29,7 @@ from crossdesk.channels.adapter import ReplyRefused
 from crossdesk.channels.models import ChannelAccount
 from crossdesk.config import Settings
 from crossdesk.conversations import service as conversations
-from crossdesk.conversations.macros import MacroError, render_text
+from crossdesk.conversations.macros import MacroError, first_name, render_text
 from crossdesk.conversations.models import Conversation
 from crossdesk.conversations.schemas import TemplateIn
 from crossdesk.customers import service as customers
@@ -46,10 +46,6 @@ RECOMMENDED = 3
 
 class Skip(Exception):
     """The recipient is not sent to; the message is the reason recorded."""
-
-
-def _first_name(name: str) -> str:
-    return name.split()[0] if name.strip() else ""
 
 
 def _uses(texts: list[str], variable: str) -> bool:
@@ -150,7 +146,7 @@ class CampaignSender:
             titles = [title for _sku, title in fitted.top(customer.id, RECOMMENDED, customer.country)]
         name = customer.name or ""
         return {
-            "customer": {"name": name, "first_name": _first_name(name)},
+            "customer": {"name": name, "first_name": first_name(name)},
             "recommendations": titles,
             "discount_code": campaign.discount_code or "",
             "unsubscribe_url": link,

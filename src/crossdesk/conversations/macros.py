@@ -88,7 +88,7 @@ def render_text(body: str, variables: dict[str, Any]) -> str:
     return text
 
 
-def _first_name(name: str) -> str:
+def first_name(name: str) -> str:
     return name.split()[0] if name.strip() else ""
 
 
@@ -118,11 +118,11 @@ async def variables_for(session: AsyncSession, conversation_id: int, agent: Agen
     return {
         "customer": {
             "name": name,
-            "first_name": _first_name(name),
+            "first_name": first_name(name),
             "email": (customer.email or "") if customer else "",
         },
         "order": order,
-        "agent": {"name": agent_name, "first_name": _first_name(agent_name)},
+        "agent": {"name": agent_name, "first_name": first_name(agent_name)},
     }
 
 
