@@ -20,6 +20,8 @@ workspace_app = typer.Typer(help="Manage workspaces (tenants).", no_args_is_help
 user_app = typer.Typer(help="Manage agents.", no_args_is_help=True)
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(user_app, name="user")
+assistant_app = typer.Typer(help="The offline assistant: retrain and measure it.", no_args_is_help=True)
+app.add_typer(assistant_app, name="assistant")
 console = Console()
 T = TypeVar("T")
 err = Console(stderr=True)
@@ -220,3 +222,37 @@ def demo(
     )
     if serve_after:
         serve(host=host, port=port, workers=1, data_dir=data_dir, no_migrate=True)
+
+
+@assistant_app.command("train")
+def assistant_train() -> None:
+    """Retrain the intent model from the shipped data (deterministic) and write it into the package."""
+    from crossdesk.assistant import intents
+
+    with Progress(console=console) as progress:
+        task = progress.add_task("embedding the training examples", total=None)
+        model = intents.train(lambda done, total: progress.update(task, completed=done, total=total))
+    console.print(f"{len(model.labels)} intents -> {intents.MODEL_PATH}")
+
+
+@assistant_app.command("eval")
+def assistant_eval(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV or JSON Lines.")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="End with one JSON object of the figures.")] = False,
+) -> None:
+    """Score language and intent on a labelled file; print accuracy, top errors, latency and memory."""
+    import json
+
+    from crossdesk.assistant import eval as evaluation
+
+    try:
+        cases = evaluation.load_cases(file)
+    except evaluation.BadFile as exc:
+        raise _fail(str(exc)) from exc
+    figures = evaluation.evaluate(cases)
+    for line in evaluation.report_lines(figures):
+        console.print(line, markup=False, highlight=False)
+    if as_json:
+        print(json.dumps(figures))
