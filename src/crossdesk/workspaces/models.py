@@ -30,6 +30,9 @@ class Workspace(Base):
     sla_next_response_minutes: Mapped[int] = mapped_column(Integer, default=240)
     # New conversations go round robin to available agents who speak their language.
     auto_assign: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The seller's policies the assistant answers from and acts within (``assistant.policy.Policy``:
+    # returns, shipping times by destination, payment methods, allowed actions); None: the defaults.
+    assistant_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # The RFM segment rules (``retention.rfm.Rules``) when the seller changed them; None: the defaults.
     rfm_rules: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Last event sequence number handed out; bumped in each writing transaction (see realtime.service).
