@@ -1431,6 +1431,16 @@ async def unsubscribe_now(a: A, b: B) -> None:
     assert "You are unsubscribed" in (await call(a, b, "GET", f"/u/{genuine}", {200})).text
 
 
+async def assistant_policy(a: A, b: B) -> None:
+    """A's policy is A's: B still reads the defaults afterwards."""
+    mine = {"payment_methods": [f"A pays {a.mode}"]}
+    await call(a, b, "PUT", "/api/v1/assistant/policy", {200}, json=mine)
+    shown = await call(a, b, "GET", "/api/v1/assistant/policy", {200})
+    assert shown.json()["payment_methods"] == mine["payment_methods"]
+    async with b.tenant.client() as theirs:
+        assert (await theirs.get("/api/v1/assistant/policy")).json()["payment_methods"] == []
+
+
 async def public(a: A, b: B, url: str) -> None:
     await call(a, b, "GET", url, {200})
 
@@ -1508,6 +1518,8 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("PUT", "/api/v1/retention/rules"): retention_rules,
     ("GET", "/api/v1/retention/customers.csv"): retention_export,
     ("GET", "/customers"): web_customers,
+    ("GET", "/api/v1/assistant/policy"): assistant_policy,
+    ("PUT", "/api/v1/assistant/policy"): assistant_policy,
     ("GET", "/inbox"): web_inbox,
     ("GET", "/inbox/rows/{conversation_id}"): web_inbox_row,
     ("GET", "/inbox/counts"): web_inbox_counts,

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from crossdesk import __version__
+from crossdesk.assistant.routes import router as assistant_router
 from crossdesk.campaigns.routes import public_router as unsubscribe_router
 from crossdesk.campaigns.routes import router as campaigns_router
 from crossdesk.campaigns.sending import LEASE as CAMPAIGNS_LEASE
@@ -173,6 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         retention_router,
         reports_router,
         campaigns_router,
+        assistant_router,
         unsubscribe_router,
         web_router,
         *(

@@ -170,8 +170,10 @@ async def add_agent_message(
     private: bool,
     template: TemplateIn | None = None,
     meta: dict[str, Any] | None = None,
+    author_kind: str = "agent",
 ) -> dict[str, Any]:
-    """A reply to the buyer (private=False) or an internal note (private=True) by an agent or integration.
+    """A reply to the buyer (private=False) or an internal note (private=True) by an agent or integration
+    (or by the assistant, ``author_kind="assistant"``, or crossdesk itself, ``"system"``).
     ``meta`` is stored with the message (a note's ``{"mentions": [agent ids]}``).
 
     A reply the conversation's channel would refuse (too long, outside its reply window) raises
@@ -187,7 +189,7 @@ async def add_agent_message(
         conversation_id=conversation.id,
         channel=conversation.channel,
         direction="internal" if private else "outbound",
-        author_kind="agent",
+        author_kind=author_kind,
         author_agent_id=agent_id,
         text=text,
         is_private=private,
