@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from crossdesk.commerce import fx
 from crossdesk.retention.rfm import DEFAULT_RULES
 from tests.conftest import Tenant
 
@@ -126,11 +127,12 @@ async def test_lifetime_value_and_churn_once_there_are_repeat_buyers(tenant: Ten
     rows = [order(e, d, "60.00") for i, e in enumerate(regulars) for d in range(2 + i % 5, 400, 30)]
     rows += [order(e, d, "60.00") for e in lapsed for d in (600, 570, 540, 510, 480)]
     rows += [order(e, 10 + 20 * i, "60.00") for i, e in enumerate(once)]
+    rows += [order(regulars[1], 1, "55.00", currency="EUR")]  # now buys in euros: shown in euros too
     async with tenant.client() as client:
         await import_orders(client, rows[: len(rows) // 2])
         await import_orders(client, rows[len(rows) // 2 :])
         summary = (await client.get("/api/v1/retention/segments")).json()
-        scored = await scores_by_email(client, [regulars[0], lapsed[0], once[0]])
+        scored = await scores_by_email(client, [regulars[0], regulars[1], lapsed[0], once[0]])
         exported = (await client.get("/api/v1/retention/customers.csv")).text
     assert summary["value_note"] is None
     assert sum(summary["churn_risk"].values()) == 50
@@ -144,6 +146,13 @@ async def test_lifetime_value_and_churn_once_there_are_repeat_buyers(tenant: Ten
     assert Decimal(gone["clv"]) < Decimal(regular["clv"]) / 10
     assert regular["next_purchase"] is not None
     assert "p_alive" in exported.splitlines()[0]
+    # Money in the customer's own currency beside the workspace's (USD).
+    assert (scored[regulars[0]]["currency"], scored[regulars[1]]["currency"]) == ("USD", "EUR")
+    assert Decimal(scored[regulars[0]]["clv_own_currency"]) == Decimal(regular["clv"])
+    euros = fx.convert(Decimal(scored[regulars[1]]["value"]["clv"]), "USD", "EUR")
+    assert euros is not None
+    assert Decimal(scored[regulars[1]]["clv_own_currency"]) == euros.quantize(Decimal("0.01"))
+    assert exported.splitlines()[0].endswith("currency,clv_own_currency")
 
 
 async def test_no_lifetime_value_until_enough_customers_bought_twice(tenant: Tenant) -> None:

@@ -60,6 +60,10 @@ class CustomerScoreOut(BaseModel):
     spend: Decimal
     last_order_at: dt.datetime
     value: ValueOut | None
+    currency: str | None = Field(description="The currency the customer buys in (of their latest order).")
+    clv_own_currency: Decimal | None = Field(
+        description="The predicted value in the customer's own currency, at today's ECB rate."
+    )
 
 
 async def _scored(request: Request, db: DB, workspace_id: int) -> Scored:
@@ -107,7 +111,10 @@ async def read_customer_scores(
 ) -> list[Any]:
     """Customers with their scores, biggest spenders first; ``segment`` filters."""
     scored = await _scored(request, db, principal.workspace_id)
-    return ranked(scored, segment)[offset : offset + limit]
+    return [
+        {**vars(c), "clv_own_currency": c.clv_in_own_currency()}
+        for c in ranked(scored, segment)[offset : offset + limit]
+    ]
 
 
 @router.get("/customers.csv", response_class=Response)
@@ -126,15 +133,16 @@ async def export_customer_scores(
     writer = csv.writer(out)
     writer.writerow(["customer_id", "name", "email", "country", "segment", "r", "f", "m", "orders",
                      f"spend_{scored.currency}", "last_order_at", "p_alive", "churn_risk",
-                     f"clv_{scored.currency}", "next_purchase"])  # fmt: skip
+                     f"clv_{scored.currency}", "next_purchase", "currency", "clv_own_currency"])  # fmt: skip
     for r in rows:
         person = people.get(r.customer_id)
         name, email, country = (person.name, person.email, person.country) if person else (None, None, None)
         v = r.value
         value = [f"{v.p_alive:.3f}", v.churn_risk, v.clv, v.next_purchase or ""] if v else ["", "", "", ""]
+        own = r.clv_in_own_currency()
         writer.writerow(
             [r.customer_id, *map(formula_safe, (name, email, country, r.segment)), r.r, r.f, r.m, r.orders,
-             r.spend, r.last_order_at.isoformat(), *value]
+             r.spend, r.last_order_at.isoformat(), *value, r.currency or "", "" if own is None else own]
         )  # fmt: skip
     headers = {"content-disposition": 'attachment; filename="customers.csv"'}
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)

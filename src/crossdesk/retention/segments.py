@@ -63,6 +63,17 @@ class CustomerRFM:
     fm: int
     segment: str
     value: Value | None
+    # The currency the customer buys in (of their latest sale), and the workspace's, which money above is in.
+    currency: str | None = None
+    value_currency: str = ""
+
+    def clv_in_own_currency(self) -> Decimal | None:
+        """The predicted value in the customer's own currency, at today's ECB rate (None: no value yet,
+        or no rate)."""
+        if self.value is None or self.currency is None:
+            return None
+        converted = fx.convert(self.value.clv, self.value_currency, self.currency)
+        return None if converted is None else converted.quantize(Decimal("0.01"))
 
 
 @dataclass(frozen=True)
@@ -119,11 +130,14 @@ async def score_workspace(session: AsyncSession, workspace: Workspace, now: dt.d
     )
     sales = [Sale(c, o, cur, at, Decimal(t)) for c, o, cur, at, t in found if c is not None]
     last: dict[int, dt.datetime] = {}
+    own: dict[int, str] = {}  # the currency of each customer's latest sale
     count: dict[int, int] = defaultdict(int)
     spend: dict[int, Decimal] = defaultdict(Decimal)
     unconverted: set[str] = set()
     for sale in sales:
         customer = sale.customer_id
+        if sale.placed_at >= last.get(customer, sale.placed_at):
+            own[customer] = sale.currency
         last[customer] = max(sale.placed_at, last.get(customer, sale.placed_at))
         count[customer] += 1
         # Today's rate: the scores compare customers, so one rate for all of them is what matters.
@@ -154,6 +168,8 @@ async def score_workspace(session: AsyncSession, workspace: Workspace, now: dt.d
             fm=int(fm[n]),
             segment=named[n],
             value=values.get(i),
+            currency=own[i],
+            value_currency=workspace.base_currency,
         )
         for n, i in enumerate(ids)
     }
