@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from crossdesk import __version__
 from crossdesk.assistant.routes import router as assistant_router
+from crossdesk.assistant.runner import AssistantRunner
 from crossdesk.campaigns.routes import public_router as unsubscribe_router
 from crossdesk.campaigns.routes import router as campaigns_router
 from crossdesk.campaigns.sending import LEASE as CAMPAIGNS_LEASE
@@ -119,15 +120,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hub = _hub_for(db, settings.event_retention)
         await bus.start(hub)
         worker = OutboxWorker(db, conversations.outbound_payload, conversations.set_delivery_state)
+        assistant = AssistantRunner(db)
 
         async def publish(committed: list[dict[str, Any]]) -> None:
             await bus.publish(committed)
             if any(_queued_reply(e) for e in committed):
                 worker.wake()
+            if settings.assistant_enabled:
+                assistant.notice(committed)
 
         db.publish = publish
         app.state.db, app.state.bus, app.state.hub, app.state.settings = db, bus, hub, settings
         sender = asyncio.create_task(worker.run())
+        assisting = asyncio.create_task(assistant.run())
         app.state.segments = SegmentCache()
         # SQLite has one writer per process anyway; PostgreSQL takes a few batches at once.
         app.state.ingestor = Ingestor(db, runners=1 if db.is_sqlite else 4, segments=app.state.segments)
@@ -148,7 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            for task in (pruner, sender, *services):
+            for task in (pruner, sender, assisting, *services):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_000_000, description="Largest request body accepted (413 above).")
     session_days: int = Field(14, description="How long a login session lasts.")
     secure_cookies: bool = Field(False, description="Mark cookies Secure (set behind HTTPS).")
+    assistant_enabled: bool = Field(
+        True, description="Run the assistant on buyer messages (each workspace's policy still applies)."
+    )
     event_retention: int = Field(
         5_000, description="Events a reconnecting client may catch up on before it is told to reload."
     )

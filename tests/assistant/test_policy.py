@@ -40,7 +40,7 @@ async def test_defaults_until_changed_then_the_change_only_in_its_workspace(
     async with other_tenant.client() as other:
         theirs = await other.get(URL)
     assert before.status_code == 200 and before.json() == DEFAULT_POLICY.model_dump(mode="json")
-    assert before.json()["default_mode"] == "suggest" and before.json()["confidence_threshold"] == 0.8
+    assert before.json()["default_mode"] == "off" and before.json()["confidence_threshold"] == 0.8
     assert not any(before.json()["actions"].values()), "the assistant may do nothing until the seller says so"
     assert put.status_code == 200, put.text
     assert after.json()["shipping_times"][0]["countries"] == ["DE", "AT"], "country codes are normalised"
@@ -107,4 +107,4 @@ def test_modes_per_channel_kind_with_a_default() -> None:
     policy = Policy.model_validate({"default_mode": "off", "modes": {"webchat": "confident"}})
     assert policy.mode_for("webchat") == "confident"
     assert policy.mode_for("email") == "off"
-    assert DEFAULT_POLICY.mode_for("whatsapp") == "suggest"
+    assert DEFAULT_POLICY.mode_for("whatsapp") == "off"

@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from crossdesk.assistant.policy import policy_of
 from crossdesk.commerce.models import Order, OrderItem, Product, Shipment
 from crossdesk.conversations import macros as macros_service
 from crossdesk.conversations.models import Conversation, ConversationTag, Macro, Message
@@ -88,6 +89,7 @@ async def test_workspace_and_owner_login(db: Database, demo: Demo) -> None:
     assert len({a.timezone for a in team}) >= 3
     assert all(a.languages and a.availability == "online" for a in team)  # auto-assignment can pick them
     assert ws.auto_assign
+    assert policy_of(ws).default_mode == "suggest" and policy_of(ws).payment_methods
 
 
 async def test_saved_replies_and_vip_customers(db: Database, demo: Demo) -> None:

@@ -9,6 +9,7 @@ from babel.messages.extract import extract_from_dir
 from crossdesk.web import i18n
 
 WEB = Path(i18n.__file__).parent
+ASSISTANT = WEB.parent / "assistant"  # its notes to the agents are in the agents' language
 METHODS = [("templates/**.html", "jinja2"), ("*.py", "python")]
 OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
@@ -18,6 +19,10 @@ def source_messages() -> set[str]:
     found = set()
     for _file, _line, message, _comments, _context in extract_from_dir(
         WEB, METHODS, OPTIONS, KEYWORDS, strip_comment_tags=True
+    ):
+        found.add(message if isinstance(message, str) else message[0])
+    for _file, _line, message, _comments, _context in extract_from_dir(
+        ASSISTANT, [("*.py", "python")], {}, KEYWORDS, strip_comment_tags=True
     ):
         found.add(message if isinstance(message, str) else message[0])
     return found

@@ -82,7 +82,8 @@ class Policy(Strict):
     # Empty by default: the assistant cannot guess how a seller is paid, so it asks a person instead.
     payment_methods: list[Name] = Field(default_factory=list, max_length=50)
     actions: Actions = Field(default_factory=Actions)
-    default_mode: Mode = "suggest"
+    # Off until the seller turns it on: a new workspace's conversations stay as the agents left them.
+    default_mode: Mode = "off"
     modes: dict[ChannelKind, Mode] = Field(
         default_factory=dict, max_length=50, description="Per channel kind."
     )

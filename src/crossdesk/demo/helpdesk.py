@@ -1,10 +1,11 @@
 """What a working seller's helpdesk has besides its conversations: saved replies in the buyers' languages,
-its best customers marked VIP, and new conversations assigned round robin."""
+its best customers marked VIP, new conversations assigned round robin, and the assistant suggesting."""
 
 from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from crossdesk.assistant.policy import Policy
 from crossdesk.commerce.models import Order
 from crossdesk.conversations.models import Macro
 from crossdesk.customers.models import CustomerTag
@@ -94,3 +95,6 @@ async def seed(db: Database, workspace_id: int, author_id: int) -> None:
         session.add_all(CustomerTag(customer_id=customer_id, tag="VIP") for customer_id in frequent)
         workspace = await session.get_one(Workspace, workspace_id)
         workspace.auto_assign = True
+        # The assistant suggests (a private note with a reply to send) on every new buyer message.
+        policy = Policy(default_mode="suggest", payment_methods=["Visa", "Mastercard", "PayPal", "Alipay"])
+        workspace.assistant_policy = policy.model_dump(mode="json")
