@@ -361,7 +361,6 @@ def compose(
     *,
     customer_name: str | None,
     tone: str = "friendly",
-    now: dt.datetime,
     timezone: str,
 ) -> Answer | None:
     """The buyer's answer in their language from ``facts``, or None when a person must write it."""
@@ -369,7 +368,6 @@ def compose(
         raise ValueError(f"unknown tone {tone!r}")
     if intent not in ANSWERED + HANDED_OVER or not templates(language):
         return None
-    del now  # the facts carry every date the answer states; kept for answers that say "today"
     ctx = _Ctx(language, ZoneInfo(timezone))
     name = clean_name(customer_name)
     w = _Writer(ctx)

@@ -320,7 +320,6 @@ class AssistantRunner:
                 language,
                 facts,
                 customer_name=buyer.customer_name,
-                now=now,
                 timezone=buyer.timezone,
             )
         case = Case(
