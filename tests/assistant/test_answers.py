@@ -22,7 +22,6 @@ from crossdesk.assistant.facts import (
 from crossdesk.assistant.intents import shipped_model
 from crossdesk.assistant.language import SUPPORTED
 
-NOW = dt.datetime(2026, 12, 27, 10, tzinfo=dt.UTC)
 PLACED = dt.datetime(2026, 12, 20, 9, 30, tzinfo=dt.UTC)
 DELIVERED = dt.datetime(2026, 12, 23, 23, 30, tzinfo=dt.UTC)  # the 24th in Berlin and Tokyo
 TRACKING = "00340434161094042557"
