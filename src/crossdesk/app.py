@@ -120,7 +120,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hub = _hub_for(db, settings.event_retention)
         await bus.start(hub)
         worker = OutboxWorker(db, conversations.outbound_payload, conversations.set_delivery_state)
-        assistant = AssistantRunner(db)
+        app.state.segments, app.state.recommendations = SegmentCache(), RecommendationCache()
+        assistant = AssistantRunner(
+            db, segments=app.state.segments, recommendations=app.state.recommendations
+        )
 
         async def publish(committed: list[dict[str, Any]]) -> None:
             await bus.publish(committed)
@@ -133,11 +136,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db, app.state.bus, app.state.hub, app.state.settings = db, bus, hub, settings
         sender = asyncio.create_task(worker.run())
         assisting = asyncio.create_task(assistant.run())
-        app.state.segments = SegmentCache()
         # SQLite has one writer per process anyway; PostgreSQL takes a few batches at once.
         app.state.ingestor = Ingestor(db, runners=1 if db.is_sqlite else 4, segments=app.state.segments)
         app.state.channels = channels.Directory(db)
-        app.state.recommendations = RecommendationCache()
         context = _channel_context(db, settings, app.state.ingestor)
         app.state.channel_context = context
         # Each channel service runs in one process of the deployment: the holder of its lease.

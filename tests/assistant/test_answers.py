@@ -9,12 +9,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crossdesk.assistant.answers import ANSWERED, HANDED_OVER, Answer, check_grounded, clean_name, compose
+from crossdesk.assistant.answers import (
+    ANSWERED,
+    HANDED_OVER,
+    Answer,
+    Offer,
+    check_grounded,
+    clean_name,
+    compose,
+)
 from crossdesk.assistant.facts import (
     Fact,
     Missing,
     OrderFacts,
     PaymentFacts,
+    ProductFacts,
     ReturnFacts,
     ShipmentFacts,
     ShippingTimeFacts,
@@ -64,9 +73,16 @@ SAMPLES: list[tuple[str, list[Fact]]] = [
 
 
 def answer(
-    intent: str, language: str, facts: list[Fact], name: str | None = "Anna", tone: str = "friendly"
+    intent: str,
+    language: str,
+    facts: list[Fact],
+    name: str | None = "Anna",
+    tone: str = "friendly",
+    offer: Offer | None = None,
 ) -> Answer | None:
-    return compose(intent, language, facts, customer_name=name, tone=tone, timezone="Europe/Berlin")
+    return compose(
+        intent, language, facts, customer_name=name, tone=tone, timezone="Europe/Berlin", offer=offer
+    )
 
 
 def test_the_answered_intents_are_intents_the_classifier_gives() -> None:
@@ -92,6 +108,37 @@ def test_every_language_answers_every_intent() -> None:
     for language in SUPPORTED:
         missing = [i for i, facts in SAMPLES if answer(i, language, facts) is None]
         assert missing == [], language
+
+
+TEAPOT = ProductFacts("TEA-2", "Teapot 2000", Decimal("30.00"), "EUR", 3)
+OFFER = Offer([TEAPOT, ProductFacts("MUG-1", "Mug", Decimal("9.50"), "EUR", 1)], "BACK-10")
+PAYMENT = [PaymentFacts(["Visa"])]
+
+
+@pytest.mark.parametrize("language", SUPPORTED)
+def test_every_language_renders_the_offer_after_the_answer_grounded(language: str) -> None:
+    plain, offered = (
+        answer("check_payment_methods", language, PAYMENT),
+        answer("check_payment_methods", language, PAYMENT, offer=OFFER),
+    )
+    assert plain is not None and offered is not None
+    body, close = plain.text.rsplit("\n\n", 1)
+    assert offered.text.startswith(body + "\n\n") and offered.text.endswith("\n\n" + close)
+    assert "Teapot 2000" in offered.text and "Mug" in offered.text and "BACK-10" in offered.text
+    assert "{" not in offered.text and "}" not in offered.text
+    assert check_grounded(offered.text, offered.used, fixed=offered.fixed, timezone="Europe/Berlin") == []
+    # Accepted only as the offer's facts: the same text checked against the answer's facts alone is not.
+    assert check_grounded(offered.text, plain.used) == ["2000", "BACK-10"]
+
+
+def test_an_offer_may_be_products_or_a_code_and_never_joins_a_hand_over() -> None:
+    products = answer("check_payment_methods", "en", PAYMENT, offer=Offer([TEAPOT], None))
+    code = answer("check_payment_methods", "en", PAYMENT, offer=Offer([], "BACK-10"))
+    assert products is not None and "You might also like: Teapot 2000\n\n" in products.text
+    assert "BACK-10" not in products.text and products.used == [*PAYMENT, TEAPOT]
+    assert code is not None and "next order: BACK-10\n\n" in code.text and "You might" not in code.text
+    held = answer("contact_human_agent", "en", [], offer=OFFER)
+    assert held is not None and "BACK-10" not in held.text and "Teapot" not in held.text
 
 
 def test_a_language_without_templates_gets_no_answer_not_english() -> None:

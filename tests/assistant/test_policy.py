@@ -26,6 +26,7 @@ def changed_policy() -> dict[str, Any]:
     ]
     policy["payment_methods"] = ["PayPal", "Visa"]
     policy["actions"]["cancel_unfulfilled"] = True
+    policy["offers"] = {"recommend_products": True, "win_back_code": " COME-BACK_10 "}
     policy["modes"] = {"email": "confident", "webchat": "after_hours"}
     return policy
 
@@ -42,9 +43,11 @@ async def test_defaults_until_changed_then_the_change_only_in_its_workspace(
     assert before.status_code == 200 and before.json() == DEFAULT_POLICY.model_dump(mode="json")
     assert before.json()["default_mode"] == "off" and before.json()["confidence_threshold"] == 0.8
     assert not any(before.json()["actions"].values()), "the assistant may do nothing until the seller says so"
+    assert before.json()["offers"] == {"recommend_products": False, "win_back_code": None}, "nor offer"
     assert put.status_code == 200, put.text
     assert after.json()["shipping_times"][0]["countries"] == ["DE", "AT"], "country codes are normalised"
     assert after.json()["returns"]["window_days"] == 14 and after.json()["modes"]["email"] == "confident"
+    assert after.json()["offers"] == {"recommend_products": True, "win_back_code": "COME-BACK_10"}
     assert theirs.json() == DEFAULT_POLICY.model_dump(mode="json"), "another workspace never sees the change"
 
 
@@ -61,6 +64,11 @@ async def test_defaults_until_changed_then_the_change_only_in_its_workspace(
         {"confidence_threshold": 1.5},
         {"actions": {"refund_everything": True}},
         {"payment_methods": [""]},
+        {"offers": {"win_back_code": "TEN OFF"}},
+        {"offers": {"win_back_code": "<b>10</b>"}},
+        {"offers": {"win_back_code": "X" * 65}},
+        {"offers": {"win_back_code": ""}},
+        {"offers": {"free_gift": True}},
     ],
 )
 async def test_bad_values_are_refused_and_change_nothing(tenant: Tenant, change: dict[str, Any]) -> None:

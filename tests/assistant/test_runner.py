@@ -43,6 +43,7 @@ from crossdesk.assistant.sentiment import DISPUTE, HUMAN
 from crossdesk.db import Database
 from crossdesk.workspaces.models import Workspace
 from tests.conftest import Tenant
+from tests.retention.test_standing import build_shop
 from tests.support import inbound
 
 NOW = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC)
@@ -247,3 +248,40 @@ async def test_in_suggest_mode_it_only_suggests_in_a_private_note(tenant: Tenant
     assert note["is_private"] and note["meta"]["assistant"]["decision"] == "suggest"
     assert "JD000000000042" in note["meta"]["assistant"]["suggested_reply"]
     assert note["text"].endswith(note["meta"]["assistant"]["suggested_reply"])
+
+
+async def test_a_buyer_at_risk_gets_the_win_back_code_only_where_the_seller_allows_it(tenant: Tenant) -> None:
+    shop = await build_shop(tenant)  # its lapsed buyer is at risk
+    sender = {"name": "Lena", "email": shop.lapsed, "country": "DE"}
+    policy = {
+        **DEFAULT_POLICY.model_dump(mode="json"),
+        "default_mode": "confident",
+        "payment_methods": ["Visa"],
+    }
+    async with tenant.client() as client:
+        # The server's scores, computed once (as the customers page does); answering only peeks at them.
+        assert (await client.get("/api/v1/retention/segments")).status_code == 200
+        replies = []
+        for offers in ({}, {"win_back_code": "COMEBACK-10"}):
+            assert (await client.put(POLICY_URL, json={**policy, "offers": offers})).status_code == 200
+            posted = await inbound.post(
+                client, tenant, inbound.message("Which payment methods do you accept?", sender=sender)
+            )
+            conversation_id, message_id = posted.json()["conversation_id"], posted.json()["message_id"]
+            deadline = time.monotonic() + 20
+            while not (
+                answered := [
+                    m
+                    for m in await by_assistant(client, conversation_id)
+                    if m["meta"]["assistant"]["message_id"] == message_id
+                ]
+            ):
+                assert time.monotonic() < deadline, "no answer"
+                await asyncio.sleep(0.2)
+            replies += answered
+    plain, offered = replies
+    assert plain["meta"]["assistant"]["decision"] == offered["meta"]["assistant"]["decision"] == "send"
+    assert "Visa" in plain["text"] and "COMEBACK" not in plain["text"], "offers are off by default"
+    assert plain["meta"]["assistant"]["offer"] is None
+    assert "here is a code for your next order: COMEBACK-10" in offered["text"]
+    assert offered["meta"]["assistant"]["offer"] == {"products": [], "code": "COMEBACK-10"}

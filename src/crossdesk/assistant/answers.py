@@ -30,6 +30,7 @@ from crossdesk.assistant.facts import (
     Missing,
     OrderFacts,
     PaymentFacts,
+    ProductFacts,
     ReturnFacts,
     ShipmentFacts,
     ShippingTimeFacts,
@@ -87,6 +88,15 @@ class Answer:
     language: str
     used: list[Fact]
     confidence_ok: bool  # False: a holding reply (a colleague will answer); send it only with a hand-over
+    fixed: tuple[str, ...] = ()  # numbers no fact gives that the text may hold: wording, the seller's code
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What the seller lets the assistant offer this buyer: recommended products and/or a win-back code."""
+
+    products: list[ProductFacts]
+    code: str | None
 
 
 @dataclass(frozen=True)
@@ -331,6 +341,17 @@ def _payment(w: _Writer, p: PaymentFacts) -> bool:
     return True
 
 
+def _offer(w: _Writer, offer: Offer) -> list[Fact]:
+    """The offer's lines after the body; returns the products it named (the facts behind their titles)."""
+    w.paragraph()
+    if offer.products:
+        w.add("offer.recommend", titles=format_list([p.title for p in offer.products], locale=w.ctx.language))
+    if offer.code:
+        w.add("offer.code", new="\n", code=offer.code)
+        w.fixed.append(offer.code)  # the seller's own code: allowed, though it is no looked-up fact
+    return list(offer.products)
+
+
 def _body(w: _Writer, intent: str, facts: list[Fact]) -> tuple[bool, list[Fact]]:
     """Writes the answer's body; returns whether it answers the question and the facts it used."""
     missing = next((f for f in facts if isinstance(f, Missing)), None)
@@ -362,8 +383,10 @@ def compose(
     customer_name: str | None,
     tone: str = "friendly",
     timezone: str,
+    offer: Offer | None = None,
 ) -> Answer | None:
-    """The buyer's answer in their language from ``facts``, or None when a person must write it."""
+    """The buyer's answer in their language from ``facts``, or None when a person must write it; ``offer``
+    adds its lines after an answer (never to a holding reply)."""
     if tone not in TONES:
         raise ValueError(f"unknown tone {tone!r}")
     if intent not in ANSWERED + HANDED_OVER or not templates(language):
@@ -379,6 +402,8 @@ def compose(
             answered, used = False, list[Fact]()
         else:
             answered, used = _body(w, intent, facts)
+            if answered and offer is not None and (offer.products or offer.code):
+                used = [*used, *_offer(w, offer)]
         w.paragraph()
         w.add(f"tone.{tone}.close")
     except _Unanswerable:
@@ -386,7 +411,7 @@ def compose(
     text = w.text
     if check_grounded(text, used, timezone=timezone, fixed=w.fixed):
         return None
-    return Answer(text=text, language=language, used=used, confidence_ok=answered)
+    return Answer(text=text, language=language, used=used, confidence_ok=answered, fixed=tuple(w.fixed))
 
 
 # --- grounding -------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
 Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 ChannelKind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,31}$")]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
 class Strict(BaseModel):
@@ -74,6 +75,13 @@ class Actions(Strict):
     start_return: bool = False
 
 
+class Offers(Strict):
+    """What the assistant may offer in an answer it sends or suggests; nothing until the seller says so."""
+
+    recommend_products: bool = Field(False, description="Recommended products for high-value customers.")
+    win_back_code: Code | None = Field(None, description="A discount code for customers at risk of leaving.")
+
+
 class Policy(Strict):
     returns: Returns = Field(default_factory=Returns)
     shipping_times: list[ShippingTime] = Field(
@@ -82,6 +90,7 @@ class Policy(Strict):
     # Empty by default: the assistant cannot guess how a seller is paid, so it asks a person instead.
     payment_methods: list[Name] = Field(default_factory=list, max_length=50)
     actions: Actions = Field(default_factory=Actions)
+    offers: Offers = Field(default_factory=Offers)
     # Off until the seller turns it on: a new workspace's conversations stay as the agents left them.
     default_mode: Mode = "off"
     modes: dict[ChannelKind, Mode] = Field(

@@ -441,6 +441,12 @@ class RecommendationCache:
         self._fitted[workspace_id] = (version, fitted)
         return fitted
 
+    def peek(self, workspace_id: int) -> Fitted | None:
+        """The workspace's last fitted model, however old (None if none yet): for paths that must never
+        pay for fitting, such as the assistant's answers."""
+        cached = self._fitted.get(workspace_id)
+        return cached[1] if cached is not None else None
+
 
 async def _order_lines(session: AsyncSession) -> tuple[dict[str, list[Any]], dict[str, str]]:
     """The workspace's sold order lines as ``fit`` takes them, and each SKU's latest title."""
