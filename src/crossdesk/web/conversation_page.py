@@ -22,7 +22,7 @@ from crossdesk.conversations.models import Message
 from crossdesk.conversations.schemas import MAX_TEXT, ConversationPatch
 from crossdesk.customers import service as customers
 from crossdesk.web.i18n import gettext
-from crossdesk.web.shell import CurrentPage, Page, PageWrite, render
+from crossdesk.web.shell import CurrentPage, Page, PageWrite, field_errors, render
 from crossdesk.workspaces import service as workspaces
 from crossdesk.workspaces.deps import DB, RowId
 
@@ -223,9 +223,7 @@ def _patch_from_form(form: dict[str, str], page: Page) -> ConversationPatch:
     return ConversationPatch.model_validate(changes)
 
 
-def _form_errors(exc: ValidationError) -> dict[str, str]:
-    fields = {"assignee_id": "assignee", "snoozed_until": "snoozed_until"}
-    return {fields.get(str(e["loc"][0]), str(e["loc"][0])): e["msg"] for e in exc.errors() if e["loc"]}
+FORM_FIELDS = {"assignee_id": "assignee"}  # the model's name -> the action form's
 
 
 @router.post("/conversations/{conversation_id}/actions", response_class=HTMLResponse)
@@ -235,7 +233,7 @@ async def change_conversation(conversation_id: RowId, request: Request, page: Pa
     try:
         patch = _patch_from_form(form, page)
     except ValidationError as exc:
-        errors = _form_errors(exc)
+        errors = field_errors(exc, FORM_FIELDS)
     except ValueError:
         errors = {"snoozed_until": gettext("Pick a date and time.")}
     async with db.transaction(page.principal.workspace_id) as session:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from crossdesk.conversations import macros
 from crossdesk.conversations.schemas import MacroIn, MacroOut, MacroPatch
-from crossdesk.web.shell import AdminWrite, CurrentPage, Page, render
+from crossdesk.web.shell import AdminWrite, CurrentPage, Page, field_errors, render
 from crossdesk.workspaces.deps import DB, RowId
 
 router = APIRouter(include_in_schema=False)
@@ -69,10 +69,6 @@ def _parse(form: dict[str, str]) -> MacroIn:
     )
 
 
-def _errors(exc: ValidationError) -> dict[str, str]:
-    return {str(e["loc"][0]): e["msg"] for e in exc.errors() if e["loc"]}
-
-
 async def _form(request: Request) -> dict[str, str]:
     return {k: str(v) for k, v in (await request.form()).items() if k in FIELDS}
 
@@ -92,7 +88,7 @@ async def create_macro(request: Request, page: AdminWrite, db: DB) -> Response:
         async with db.transaction(page.principal.workspace_id) as session:
             await macros.create_macro(session, data, page.agent.id)
     except ValidationError as exc:
-        return await _page(request, page, db, form, _errors(exc), code=422)
+        return await _page(request, page, db, form, field_errors(exc), code=422)
     except macros.MacroError as exc:
         return await _page(request, page, db, form, {exc.field: str(exc)}, code=422)
     return RedirectResponse(PAGE, status_code=303)
@@ -106,7 +102,7 @@ async def update_macro(macro_id: RowId, request: Request, page: AdminWrite, db: 
         async with db.transaction(page.principal.workspace_id) as session:
             await macros.update_macro(session, macro_id, MacroPatch(**data.model_dump()))
     except ValidationError as exc:
-        return await _page(request, page, db, form, _errors(exc), macro_id, code=422)
+        return await _page(request, page, db, form, field_errors(exc), macro_id, code=422)
     except macros.MacroError as exc:
         return await _page(request, page, db, form, {exc.field: str(exc)}, macro_id, code=422)
     return RedirectResponse(PAGE, status_code=303)

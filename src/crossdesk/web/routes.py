@@ -27,6 +27,12 @@ def safe_next(target: str | None) -> str:
     return "/inbox"
 
 
+def back_to_referer(request: Request) -> Response:
+    """A plain form post's answer: back to the page of ours it came from (else the inbox)."""
+    back = urlsplit(request.headers.get("referer", ""))
+    return RedirectResponse(safe_next(back.path + (f"?{back.query}" if back.query else "")), status_code=303)
+
+
 def _login_page(
     request: Request, error: str | None = None, status_code: int = 200, next_: str | None = None
 ) -> Response:
@@ -106,5 +112,4 @@ async def set_preferences(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "unknown language or time zone")
     async with db.transaction(page.principal.workspace_id) as session:
         await workspaces.update_agent_preferences(session, page.agent.id, language, timezone)
-    back = urlsplit(request.headers.get("referer", ""))
-    return RedirectResponse(safe_next(back.path + (f"?{back.query}" if back.query else "")), status_code=303)
+    return back_to_referer(request)

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 
 from crossdesk.web import i18n
 from crossdesk.workspaces import service as workspaces
@@ -69,6 +70,12 @@ async def admin_write(page: Annotated[Page, Depends(page_write)]) -> Page:
 CurrentPage = Annotated[Page, Depends(current_page)]
 PageWrite = Annotated[Page, Depends(page_write)]
 AdminWrite = Annotated[Page, Depends(admin_write)]
+
+
+def field_errors(exc: ValidationError, renames: dict[str, str] | None = None) -> dict[str, str]:
+    """A model's validation errors by form field (``renames``: model field -> form field)."""
+    renames = renames or {}
+    return {renames.get(str(e["loc"][0]), str(e["loc"][0])): e["msg"] for e in exc.errors() if e["loc"]}
 
 
 def render(

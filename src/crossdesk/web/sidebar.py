@@ -11,11 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from babel.numbers import format_currency
 from fastapi import APIRouter, Form, HTTPException, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crossdesk.commerce import fx
@@ -31,7 +30,7 @@ from crossdesk.retention.segments import CustomerRFM, Scored, SegmentCache
 from crossdesk.retention.standing import standing
 from crossdesk.web import i18n
 from crossdesk.web.i18n import N_
-from crossdesk.web.routes import safe_next
+from crossdesk.web.routes import back_to_referer
 from crossdesk.web.shell import CurrentPage, Page, PageWrite, render
 from crossdesk.workspaces.deps import DB, RowId
 
@@ -193,15 +192,9 @@ async def customer_sidebar(customer_id: RowId, request: Request, page: CurrentPa
     return _show(request, page, context)
 
 
-def _back(request: Request) -> Response:
-    """A plain form post (no htmx): back to the page it came from."""
-    back = urlsplit(request.headers.get("referer", ""))
-    return RedirectResponse(safe_next(back.path + (f"?{back.query}" if back.query else "")), status_code=303)
-
-
 def _part(request: Request, page: Page, template: str, context: dict[str, Any]) -> Response:
     if not request.headers.get("hx-request"):
-        return _back(request)
+        return back_to_referer(request)
     return render(request, page, template, context)
 
 
